@@ -1,0 +1,247 @@
+import { join } from 'node:path'
+import { envLevel, envMongoUrl, envNumber, envSource, envValue } from '../config/env.js'
+import { resolveMadsciDir, resolveMadsciPath } from '../config/madsci-dir.js'
+import { ConfigError } from '../errors.js'
+import { type EventLogLevel, parseLevel } from '../event/levels.js'
+import type { OwnershipInfo } from '../event/model.js'
+import type { TimestampMode } from '../event/timestamp.js'
+import type { DeliveryOptions, OverflowPolicy } from '../pipeline/delivery.js'
+import { type CloseReport, type EventConsumer, Pipeline, type SpoolConfig } from '../pipeline/pipeline.js'
+import type { FsyncPolicy } from '../pipeline/spool.js'
+import { FileStore, type FileStoreOptions } from '../stores/file.js'
+import { HttpStore, type HttpStoreOptions } from '../stores/http.js'
+import { MongoStore, type MongoStoreOptions } from '../stores/mongo.js'
+import type { Reader, Sink } from '../stores/types.js'
+import type { MadsciWarning } from '../warnings.js'
+import { EventLogger, type LoggerCore } from './logger.js'
+import { activeSpanLookup } from './otel.js'
+import { checkOwnership } from './ownership.js'
+
+/**
+ * `createEventLogger(options?)`: options in code win; MADSci's environment variables fill the
+ * rest; with nothing configured, events go to an NDJSON file under `.madsci/events/`.
+ */
+
+export interface MongoSinkOptions extends MongoStoreOptions {
+  url: string
+}
+export interface EventManagerSinkOptions extends HttpStoreOptions {
+  url: string
+}
+export interface FileSinkOptions extends FileStoreOptions {
+  path?: string
+}
+
+export interface EventLoggerOptions {
+  /** Minimum level. Default `EVENT_CLIENT_LOG_LEVEL`, else INFO (20). */
+  level?: EventLogLevel | string
+  /** Ownership of every event. Default from `EVENT_CLIENT_SOURCE__<FIELD>` variables. */
+  source?: OwnershipInfo
+  /** MongoDB sink (URL or options). Default `EVENT_DB_URL` / `MONGO_DB_URL` / `DB_URL` (MongoDB URLs only). */
+  mongodb?: string | MongoSinkOptions
+  /** Event Manager sink. Default `EVENT_SERVER_URL` when no MongoDB is configured. */
+  eventManager?: string | EventManagerSinkOptions
+  /** NDJSON file sink: `true`, a path, or options. Default: used when no other sink is configured. */
+  file?: boolean | string | FileSinkOptions
+  /** Sink objects of your own (in-process only). */
+  sinks?: Sink[]
+  /**
+   * The on-disk spool for network sinks: a directory, options, or `false`. Default
+   * `EVENT_CLIENT_SPOOL_DIR`, else `<project .madsci>/spool` when a MongoDB or Event Manager sink
+   * is used (nothing is lost while the store is down); none for a file-only logger.
+   */
+  spool?: string | SpoolConfig | false
+  /** Per-sink memory queue. Defaults: 10 000 events, 16 MiB. */
+  queue?: { maxEvents?: number; maxBytes?: number }
+  /** Batching. Defaults: 1000 events, 4 MiB, 100 ms, 4 in flight. */
+  batch?: { maxEvents?: number; maxBytes?: number; flushIntervalMs?: number; maxInFlight?: number }
+  /** When the queue is full. Default `spool` with a spool, else `drop-oldest`. Env `EVENT_CLIENT_OVERFLOW`. */
+  overflow?: OverflowPolicy
+  /** Backoff: full jitter between 0 and min(maxMs, baseMs·2^n). Defaults 100 ms, 30 s, 5 retries for unexpected errors. */
+  retry?: { baseMs?: number; maxMs?: number; maxRetries?: number }
+  /** Generated timestamps: `local` (naive local time, as Python clients) or `utc` (with `Z`). Env `EVENT_CLIENT_TIMESTAMPS`. */
+  timestamps?: TimestampMode
+  /** Take trace/span ids from the active OpenTelemetry span when `@opentelemetry/api` is installed. Default true. */
+  otel?: boolean
+  /** Save unsent events to the spool synchronously on `process.exit`. Default true. */
+  saveOnExit?: boolean
+  /** In-process consumers of every accepted event (notifier dispatchers, analyzer hosts). */
+  consumers?: Array<EventConsumer & { flush?(): Promise<void>; close?(options?: { timeoutMs?: number }): Promise<void> }>
+  /** Degraded-mode notices. Default: printed once each to stderr. */
+  onWarning?: (warning: MadsciWarning) => void
+  /** Environment to read (tests). Default `process.env`. */
+  env?: NodeJS.ProcessEnv
+}
+
+const OVERFLOW: OverflowPolicy[] = ['spool', 'drop-oldest', 'drop-newest', 'block']
+const FSYNC: FsyncPolicy[] = ['always', 'interval', 'never']
+
+function positive(option: string, value: unknown, min = 1): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new ConfigError(option, `${JSON.stringify(value)} is not a number ≥ ${min}`)
+  return value
+}
+
+export interface ResolvedSinks {
+  sinks: Sink[]
+  reader: Reader | undefined
+  network: boolean
+}
+
+/** Build the sinks from options and environment. Exported for the pino transport and the server. */
+export function resolveSinks(options: EventLoggerOptions, env: NodeJS.ProcessEnv, onWarning: (w: MadsciWarning) => void): ResolvedSinks {
+  const sinks: Sink[] = [...(options.sinks ?? [])]
+  let network = false
+  let mongo = options.mongodb
+  let manager = options.eventManager
+  if (mongo === undefined && manager === undefined && options.sinks === undefined && options.file === undefined) {
+    const fromEnv = envMongoUrl(env)
+    if (fromEnv) mongo = fromEnv.url
+    else {
+      const server = envValue(env, 'EVENT_SERVER_URL')
+      if (server) manager = server
+    }
+  }
+  if (mongo !== undefined) {
+    const o = typeof mongo === 'string' ? { url: mongo } : mongo
+    if (!o || typeof o.url !== 'string' || !/^mongodb(\+srv)?:\/\//i.test(o.url)) {
+      throw new ConfigError('mongodb', 'must be a MongoDB URL (mongodb://host:port or mongodb+srv://...) or { url, database, collection, writeConcern, clientOptions }')
+    }
+    const { url, ...rest } = o
+    sinks.push(
+      new MongoStore(url, {
+        database: rest.database ?? envValue(env, 'EVENT_DATABASE_NAME'),
+        collection: rest.collection ?? envValue(env, 'EVENT_COLLECTION_NAME'),
+        onWarning,
+        ...rest,
+      }),
+    )
+    network = true
+  }
+  if (manager !== undefined) {
+    const o = typeof manager === 'string' ? { url: manager } : manager
+    try {
+      const u = new URL(o?.url)
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme')
+    } catch {
+      throw new ConfigError('eventManager', `${JSON.stringify(o?.url)} is not an http(s) URL; use e.g. http://localhost:8001`)
+    }
+    if (o.mode !== undefined && !['auto', 'batch', 'single'].includes(o.mode)) throw new ConfigError('eventManager.mode', `${JSON.stringify(o.mode)}; use auto, batch or single`)
+    const { url, ...rest } = o
+    sinks.push(new HttpStore(url, { onWarning, token: rest.token ?? envValue(env, 'EVENT_SERVER_TOKEN'), ...rest }))
+    network = true
+  }
+  const wantFile = options.file !== undefined ? options.file !== false : sinks.length === 0
+  if (wantFile) {
+    const f: FileSinkOptions = typeof options.file === 'string' ? { path: options.file } : typeof options.file === 'object' ? options.file : {}
+    const path = f.path ?? envValue(env, 'EVENT_CLIENT_FILE') ?? join(resolveMadsciDir(env), 'events', 'events.ndjson')
+    sinks.push(new FileStore(resolveMadsciPath(path, env), { maxBytes: f.maxBytes, maxFiles: f.maxFiles }))
+  }
+  const reader = sinks.find((s): s is Sink & Reader => typeof (s as Partial<Reader>).getEvent === 'function')
+  return { sinks, reader, network }
+}
+
+/** The pipeline's delivery options from the logger options (validated). */
+export function resolveDelivery(options: EventLoggerOptions, env: NodeJS.ProcessEnv): Partial<DeliveryOptions> {
+  const d: Partial<DeliveryOptions> = {}
+  const q = options.queue ?? {}
+  const b = options.batch ?? {}
+  const r = options.retry ?? {}
+  const set = <K extends keyof DeliveryOptions>(key: K, v: DeliveryOptions[K] | undefined): void => {
+    if (v !== undefined) d[key] = v
+  }
+  set('maxQueueEvents', positive('queue.maxEvents', q.maxEvents) ?? envNumber(env, 'EVENT_CLIENT_QUEUE_MAX_EVENTS', 1))
+  set('maxQueueBytes', positive('queue.maxBytes', q.maxBytes, 1024))
+  set('maxBatchEvents', positive('batch.maxEvents', b.maxEvents) ?? envNumber(env, 'EVENT_CLIENT_BATCH_MAX_EVENTS', 1))
+  set('maxBatchBytes', positive('batch.maxBytes', b.maxBytes, 1024))
+  set('flushIntervalMs', positive('batch.flushIntervalMs', b.flushIntervalMs, 0) ?? envNumber(env, 'EVENT_CLIENT_FLUSH_INTERVAL_MS', 0))
+  set('maxInFlight', positive('batch.maxInFlight', b.maxInFlight))
+  set('maxRetries', positive('retry.maxRetries', r.maxRetries, 0))
+  if (r.baseMs !== undefined || r.maxMs !== undefined) {
+    d.backoff = { baseMs: positive('retry.baseMs', r.baseMs, 0) ?? 100, maxMs: positive('retry.maxMs', r.maxMs, 0) ?? 30_000 }
+  }
+  const overflow = options.overflow ?? (envValue(env, 'EVENT_CLIENT_OVERFLOW') as OverflowPolicy | undefined)
+  if (overflow !== undefined) {
+    if (!OVERFLOW.includes(overflow)) throw new ConfigError(options.overflow !== undefined ? 'overflow' : 'EVENT_CLIENT_OVERFLOW', `${JSON.stringify(overflow)}; use one of ${OVERFLOW.join(', ')}`)
+    d.overflow = overflow
+  }
+  return d
+}
+
+/** The spool configuration, or undefined. */
+export function resolveSpool(options: EventLoggerOptions, env: NodeJS.ProcessEnv, network: boolean): SpoolConfig | undefined {
+  if (options.spool === false) return undefined
+  let cfg: SpoolConfig | undefined
+  if (typeof options.spool === 'string') cfg = { dir: options.spool }
+  else if (options.spool && typeof options.spool === 'object') cfg = { ...options.spool }
+  else {
+    const dir = envValue(env, 'EVENT_CLIENT_SPOOL_DIR')
+    if (dir) cfg = { dir }
+    else if (network) cfg = { dir: join(resolveMadsciDir(env), 'spool') }
+  }
+  if (!cfg) return undefined
+  if (typeof cfg.dir !== 'string' || !cfg.dir) throw new ConfigError('spool.dir', 'must be a directory path')
+  cfg.dir = resolveMadsciPath(cfg.dir, env)
+  if (cfg.mode !== undefined && cfg.mode !== 'overflow' && cfg.mode !== 'always') throw new ConfigError('spool.mode', `${JSON.stringify(cfg.mode)}; use overflow or always`)
+  if (cfg.fsync !== undefined && !FSYNC.includes(cfg.fsync)) throw new ConfigError('spool.fsync', `${JSON.stringify(cfg.fsync)}; use one of ${FSYNC.join(', ')}`)
+  positive('spool.fsyncIntervalMs', cfg.fsyncIntervalMs, 1)
+  positive('spool.maxBytes', cfg.maxBytes, 1024)
+  positive('spool.segmentBytes', cfg.segmentBytes, 1024)
+  return cfg
+}
+
+function defaultWarningPrinter(): (w: MadsciWarning) => void {
+  const seen = new Set<string>()
+  return (w) => {
+    const key = `${w.code}:${w.message}`
+    if (seen.has(key)) return
+    seen.add(key)
+    process.stderr.write(`madsci-events warning ${w.code}: ${w.message}\n`)
+  }
+}
+
+/** Create a logger (and its pipeline and stores). */
+export function createEventLogger(options: EventLoggerOptions = {}): EventLogger {
+  const env = options.env ?? process.env
+  let level: EventLogLevel = 20
+  if (options.level !== undefined) {
+    const l = parseLevel(options.level, { aliases: true })
+    if (l === undefined) throw new ConfigError('level', `${JSON.stringify(options.level)}; use 0, 10, 20, 30, 40, 50 or a level name (DEBUG, INFO, WARNING, ERROR, CRITICAL)`)
+    level = l
+  } else level = envLevel(env, 'EVENT_CLIENT_LOG_LEVEL') ?? 20
+  const timestampMode = (options.timestamps ?? envValue(env, 'EVENT_CLIENT_TIMESTAMPS') ?? 'local') as TimestampMode
+  if (timestampMode !== 'local' && timestampMode !== 'utc') throw new ConfigError('timestamps', `${JSON.stringify(timestampMode)}; use local or utc`)
+  const source = checkOwnership((options.source ?? envSource(env)) as Record<string, unknown>, 'source')
+  const onWarning = options.onWarning ?? defaultWarningPrinter()
+
+  const { sinks, reader, network } = resolveSinks(options, env, onWarning)
+  const delivery = resolveDelivery(options, env)
+  const spool = resolveSpool(options, env, network)
+  const pipeline = new Pipeline({ sinks, delivery, spool: spool ?? false, source, timestampMode, saveOnExit: options.saveOnExit })
+  const consumers = options.consumers ?? []
+  for (const c of consumers) pipeline.addConsumer(c)
+
+  let closing: Promise<CloseReport> | undefined
+  const core: LoggerCore = {
+    pipeline,
+    reader,
+    timestampMode,
+    spanLookup: options.otel === false ? undefined : activeSpanLookup(),
+    onInvalid(message: string) {
+      pipeline.emit('error', new ConfigError('call', message), { stage: 'log' })
+    },
+    async flush(opts) {
+      await pipeline.flush(opts)
+      for (const c of consumers) await c.flush?.()
+    },
+    close(opts) {
+      closing ??= (async () => {
+        const report = await pipeline.close(opts)
+        for (const c of consumers) await c.close?.(opts)
+        return report
+      })()
+      return closing
+    },
+  }
+  return new EventLogger(core, level, source)
+}

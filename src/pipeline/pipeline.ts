@@ -1,0 +1,292 @@
+import { createHash } from 'node:crypto'
+import { appendFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { EventEmitter } from 'eventemitter3'
+import { TimeoutError } from '../errors.js'
+import { safeJsonStringify } from '../event/json-safe.js'
+import type { EventLogLevel } from '../event/levels.js'
+import type { Event, OwnershipInfo } from '../event/model.js'
+import { nowTimestamp, type TimestampMode } from '../event/timestamp.js'
+import type { EventType } from '../event/types.js'
+import { newUlid } from '../event/ulid.js'
+import type { PipelineEvent, Sink } from '../stores/types.js'
+import { Delivery, type DeliveryOptions, type DeliveryStats } from './delivery.js'
+import { LoggedEvent, pipelineEventJson } from './record.js'
+import { type FsyncPolicy, Spool } from './spool.js'
+
+/**
+ * The pipeline: every accepted event fans out to one `Delivery` per sink (own queue, batches,
+ * retries, spool), to in-process plugins (notifiers, analyzers) and to the bus (`event`).
+ * It knows nothing about MongoDB or HTTP.
+ */
+
+export interface SpoolConfig {
+  /** Root directory; each sink gets `<dir>/<kind>-<hash of target>/<slot>`. */
+  dir: string
+  /** `overflow` (default): only what the memory queue cannot hold. `always`: every event (a write-ahead log; survives SIGKILL). */
+  mode?: 'overflow' | 'always'
+  fsync?: FsyncPolicy
+  fsyncIntervalMs?: number
+  /** Per sink. Default 1 GiB. */
+  maxBytes?: number
+  segmentBytes?: number
+}
+
+export interface PipelineOptions {
+  sinks: Sink[]
+  delivery?: Partial<DeliveryOptions>
+  /** Per-sink overrides of `delivery`, by sink kind. */
+  deliveryBySink?: Record<string, Partial<DeliveryOptions>>
+  spool?: SpoolConfig | false
+  /** `source` of the pipeline's own events (drop reports, rejections). */
+  source?: OwnershipInfo
+  timestampMode?: TimestampMode
+  /** Save unsent events to the spool synchronously on `process.exit`. Default true. */
+  saveOnExit?: boolean
+}
+
+/** Something that receives every accepted event synchronously (notifier dispatcher, analyzer host). */
+export interface EventConsumer {
+  offer(event: Event): void
+}
+
+export interface PipelineEventMap {
+  /** Every accepted event: the in-process live stream. */
+  event: [Event]
+  batch: [{ sink: string; size: number; latencyMs: number; attempts: number; fromSpool: boolean }]
+  error: [Error, { sink?: string; stage: string }]
+  drop: [{ sink: string; reason: string; count: number }]
+  spool: [{ sink: string; count: number }]
+  rejected: [{ sink: string; count: number; error: Error }]
+}
+
+export interface PipelineStats {
+  accepted: number
+  delivered: number
+  retried: number
+  failed: number
+  spooled: number
+  replayed: number
+  dropped: Record<string, number>
+  queueDepth: number
+  inFlight: number
+  sinks: DeliveryStats[]
+}
+
+export interface CloseReport {
+  /** Events delivered over the pipeline's life. */
+  delivered: number
+  /** Events written to the spool at close (replayed by the next process). */
+  spooled: number
+  /** Events that could not be delivered nor spooled. */
+  lost: number
+  timedOut: boolean
+}
+
+function sinkKey(sink: Sink): string {
+  return `${sink.kind}-${createHash('sha256').update(sink.target).digest('hex').slice(0, 12)}`
+}
+
+export class Pipeline extends EventEmitter<PipelineEventMap> {
+  readonly #deliveries: Delivery[]
+  readonly #consumers: EventConsumer[] = []
+  readonly #internal = new WeakSet<object>()
+  readonly #source: OwnershipInfo
+  readonly #timestampMode: TimestampMode
+  readonly #deadLetterDir: string | undefined
+  #accepted = 0
+  #closed: Promise<CloseReport> | undefined
+  #exitHandler: (() => void) | undefined
+
+  constructor(options: PipelineOptions) {
+    super()
+    this.#source = options.source ?? {}
+    this.#timestampMode = options.timestampMode ?? 'local'
+    const spoolCfg = options.spool || undefined
+    this.#deadLetterDir = spoolCfg?.dir
+    this.#deliveries = options.sinks.map((sink) => {
+      const key = sinkKey(sink)
+      let delivery: Delivery | undefined
+      const spool = spoolCfg
+        ? Spool.open(join(spoolCfg.dir, key), {
+            fsync: spoolCfg.fsync,
+            fsyncIntervalMs: spoolCfg.fsyncIntervalMs,
+            maxBytes: spoolCfg.maxBytes,
+            segmentBytes: spoolCfg.segmentBytes,
+            onWrite: () => delivery?.poke(),
+          })
+        : undefined
+      const opts: Partial<DeliveryOptions> = {
+        ...(spool ? { overflow: 'spool' as const } : {}),
+        ...options.delivery,
+        ...options.deliveryBySink?.[sink.kind],
+      }
+      if (opts.overflow === 'spool' && !spool) opts.overflow = 'drop-oldest'
+      delivery = new Delivery(sink, opts, this.#hooks, spool, spoolCfg?.mode ?? 'overflow')
+      return delivery
+    })
+    if (options.saveOnExit !== false) {
+      this.#exitHandler = () => this.#saveOnExit()
+      process.on('exit', this.#exitHandler)
+    }
+    // Replay what a previous process left in the spool.
+    for (const d of this.#deliveries) d.poke()
+  }
+
+  #hooks = {
+    onBatch: (info: PipelineEventMap['batch'][0]) => this.emit('batch', info),
+    onError: (err: Error, info: { sink: string; stage: string }) => this.emit('error', err, info),
+    onDrop: (info: PipelineEventMap['drop'][0]) => this.emit('drop', info),
+    onSpool: (info: PipelineEventMap['spool'][0]) => this.emit('spool', info),
+    onRejected: (events: readonly PipelineEvent[], err: Error, sink: string) => this.#onRejected(events, err, sink),
+    onDropsRecovered: (info: { sink: string; dropped: Record<string, number>; since: number }) => {
+      const total = Object.values(info.dropped).reduce((a, b) => a + b, 0)
+      this.report(40, 'log_error', `madsci-events dropped ${total} event(s) for the ${info.sink} sink`, {
+        kind: 'dropped',
+        sink: info.sink,
+        dropped: info.dropped,
+        since: new Date(info.since).toISOString(),
+        until: new Date().toISOString(),
+      })
+    },
+  }
+
+  #onRejected(events: readonly PipelineEvent[], err: Error, sink: string): void {
+    this.emit('rejected', { sink, count: events.length, error: err })
+    this.emit('error', err, { sink, stage: 'rejected' })
+    const userEvents = events.filter((e) => !this.#internal.has(e))
+    if (userEvents.length === 0) return
+    let deadLetter: string | undefined
+    if (this.#deadLetterDir) {
+      try {
+        mkdirSync(this.#deadLetterDir, { recursive: true })
+        deadLetter = join(this.#deadLetterDir, `rejected-${sink}.ndjson`)
+        appendFileSync(deadLetter, userEvents.map((e) => pipelineEventJson(e) + '\n').join(''))
+      } catch {
+        deadLetter = undefined
+      }
+    }
+    this.report(40, 'log_error', `The ${sink} sink refused ${userEvents.length} event(s): ${err.message}`, {
+      kind: 'rejected',
+      sink,
+      count: userEvents.length,
+      error: err.message,
+      event_ids: userEvents.slice(0, 100).map((e) => e.event_id),
+      dead_letter_file: deadLetter ?? null,
+    })
+  }
+
+  /** Add a consumer that sees every accepted event (synchronously; it must not block). */
+  addConsumer(consumer: EventConsumer): void {
+    this.#consumers.push(consumer)
+  }
+
+  /**
+   * Accept an event. Synchronous and cheap: fans out to each sink's queue. Returns false when a
+   * sink asks the caller to slow down (overflow policy `block`) or the pipeline is closed.
+   */
+  push(event: PipelineEvent): boolean {
+    this.#accepted++
+    let ok = true
+    for (let i = 0; i < this.#deliveries.length; i++) if (!this.#deliveries[i].enqueue(event)) ok = false
+    for (let i = 0; i < this.#consumers.length; i++) {
+      try {
+        this.#consumers[i].offer(event)
+      } catch (err) {
+        this.emit('error', err as Error, { stage: 'consumer' })
+      }
+    }
+    if (this.listenerCount('event') > 0) this.emit('event', event)
+    return ok && this.#closed === undefined
+  }
+
+  /** Log one of the pipeline's own events (reports of drops and refusals) through every sink. */
+  report(level: EventLogLevel, type: EventType, message: string, details: Record<string, unknown>): void {
+    if (this.#closed) return
+    const event = new LoggedEvent(
+      newUlid(),
+      type,
+      level,
+      false,
+      nowTimestamp(this.#timestampMode),
+      this.#source,
+      safeJsonStringify({ message, madsci_events: details }),
+      null,
+      null,
+    )
+    this.#internal.add(event)
+    this.push(event)
+  }
+
+  /** Resolves when every event accepted before the call is delivered, refused or dropped, in every sink. */
+  async flush(options: { timeoutMs?: number } = {}): Promise<void> {
+    const all = Promise.all(this.#deliveries.map((d) => d.flush())).then(() => undefined)
+    if (options.timeoutMs === undefined) return all
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`flush() did not finish within ${options.timeoutMs} ms; events are still queued or spooled`)), options.timeoutMs)
+    })
+    try {
+      await Promise.race([all, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /**
+   * Stop accepting events, deliver within `timeoutMs` (default 10 s, inside pino's exit window),
+   * then spool what is left. Idempotent.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<CloseReport> {
+    if (!this.#closed) {
+      const deadline = Date.now() + (options.timeoutMs ?? 10_000)
+      this.#closed = Promise.all(this.#deliveries.map((d) => d.close(deadline))).then((results) => {
+        if (this.#exitHandler) process.off('exit', this.#exitHandler)
+        const spooled = results.reduce((a, r) => a + r.spooled, 0)
+        const lost = results.reduce((a, r) => a + r.lost, 0)
+        const delivered = this.#deliveries.reduce((a, d) => a + d.stats().delivered, 0)
+        return { delivered, spooled, lost, timedOut: Date.now() >= deadline }
+      })
+    }
+    return this.#closed
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined
+  }
+
+  #saveOnExit(): void {
+    let saved = 0
+    let lost = 0
+    for (const d of this.#deliveries) {
+      const r = d.saveSync()
+      saved += r.saved
+      lost += r.lost
+    }
+    if (lost > 0) {
+      const why = this.#deadLetterDir ? 'the spool could not take them' : 'no spool is configured'
+      process.stderr.write(`madsci-events: ${lost} event(s) not delivered at exit (${why}); call logger.close() before exiting, or set a writable spool directory\n`)
+    } else if (saved > 0) {
+      process.stderr.write(`madsci-events: ${saved} event(s) saved to the spool at exit; they will be delivered by the next process using the same spool directory\n`)
+    }
+  }
+
+  stats(): PipelineStats {
+    const sinks = this.#deliveries.map((d) => d.stats())
+    const dropped: Record<string, number> = {}
+    for (const s of sinks) for (const [k, v] of Object.entries(s.dropped)) dropped[k] = (dropped[k] ?? 0) + v
+    const sum = (f: (s: DeliveryStats) => number): number => sinks.reduce((a, s) => a + f(s), 0)
+    return {
+      accepted: this.#accepted,
+      delivered: sum((s) => s.delivered),
+      retried: sum((s) => s.retried),
+      failed: sum((s) => s.failed),
+      spooled: sum((s) => s.spooled),
+      replayed: sum((s) => s.replayed),
+      dropped,
+      queueDepth: sum((s) => s.queueDepth),
+      inFlight: sum((s) => s.inFlight),
+      sinks,
+    }
+  }
+}

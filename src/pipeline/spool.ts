@@ -1,0 +1,633 @@
+import { closeSync, existsSync, write as fsWrite, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { SpoolError } from '../errors.js'
+
+/**
+ * An append-only on-disk queue of JSON records, one directory per sink and process.
+ *
+ * - **Segments** `seg-<seq>.log`, rolled at `segmentBytes`. Each record is one line:
+ *   `<crc32 as 8 hex digits> <JSON>\n`. A line whose checksum does not match, or a last line
+ *   without its newline (a write torn by a crash), is detected, skipped and counted.
+ * - **Cursor** `cursor.json` `{segment, offset}`: everything before it has been delivered. It is
+ *   advanced only over a contiguous prefix of acknowledged batches, so a crash replays from the
+ *   oldest unacknowledged record (delivery is idempotent on `event_id`, so replays never duplicate).
+ * - **Lock** `lock` holds the owner's pid; a directory whose owner is dead is taken over and its
+ *   records replayed.
+ * - **fsync policy**: `always` (after every write), `interval` (at most `fsyncIntervalMs` after a
+ *   write; the default, 1 s: the loss window after a power cut), `never` (leave it to the OS).
+ *
+ * Writes are asynchronous and batched; if more than `maxBufferBytes` wait in memory (the disk is
+ * slower than the logger), they are written synchronously instead, so memory stays bounded and
+ * nothing is dropped. `appendSync` is for `process.on('exit')`, where nothing async runs.
+ */
+
+export type FsyncPolicy = 'always' | 'interval' | 'never'
+
+export interface SpoolOptions {
+  /** Roll to a new segment past this size. 8 MiB: small enough to delete promptly once delivered. */
+  segmentBytes?: number
+  /** Refuse appends past this total size (the caller counts the drops). 1 GiB. */
+  maxBytes?: number
+  /** Default `interval`. */
+  fsync?: FsyncPolicy
+  /** For `fsync: 'interval'`. 1000 ms. */
+  fsyncIntervalMs?: number
+  /** Bytes waiting for an async write before appends go synchronous. 4 MiB. */
+  maxBufferBytes?: number
+  /** Called after each write reaches the file (records became readable). */
+  onWrite?: () => void
+}
+
+export const SPOOL_DEFAULTS: Required<Omit<SpoolOptions, 'onWrite'>> & Pick<SpoolOptions, 'onWrite'> = {
+  segmentBytes: 8 * 1024 * 1024,
+  maxBytes: 1024 * 1024 * 1024,
+  fsync: 'interval',
+  fsyncIntervalMs: 1000,
+  maxBufferBytes: 4 * 1024 * 1024,
+}
+
+export interface SpoolStats {
+  /** Records appended by this process. */
+  appended: number
+  /** Records read back for delivery (this process's and those left by a previous one). */
+  read: number
+  /** Records acknowledged as delivered. */
+  acked: number
+  /** Torn last records skipped (a crash mid-write). */
+  torn: number
+  /** Records skipped because their checksum did not match. */
+  corrupt: number
+  /** Bytes on disk not yet acknowledged. */
+  pendingBytes: number
+  /** Segments on disk. */
+  segments: number
+}
+
+/**
+ * A position in the spool as a logical byte offset: bytes appended since the oldest segment on
+ * disk began. Independent of where segments roll, so "everything appended before now" is one number.
+ */
+export type SpoolMark = number
+
+/** True when `ack` is at or past `target`. */
+export function markReached(ack: SpoolMark, target: SpoolMark): boolean {
+  return ack >= target
+}
+
+/** A batch read from the spool; pass it back to `ack()` once delivered. */
+export interface SpoolBatch {
+  readonly records: string[]
+  /** Opaque position data. */
+  readonly segment: number
+  readonly endOffset: number
+  readonly seq: number
+}
+
+interface Segment {
+  seq: number
+  /** Logical offset of the segment's first byte. */
+  base: number
+  path: string
+  /** Bytes written and visible to readers. */
+  size: number
+  sealed: boolean
+}
+
+interface Outstanding {
+  seq: number
+  segment: number
+  endOffset: number
+  acked: boolean
+}
+
+const heldLocks = new Set<string>()
+
+function segName(seq: number): string {
+  return `seg-${String(seq).padStart(12, '0')}.log`
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+// Identifies this process instance even if a later process reuses its pid (containers run as pid 1).
+const processStart = Math.round(Date.now() - process.uptime() * 1000)
+
+/**
+ * Try to take the lock of `dir`; true when this caller now owns it. The lock file holds
+ * `{pid, start}`: a lock whose pid is dead, or is our pid with another start time (a previous
+ * process that had the same pid), is stale and taken over. Our own pid with our start time is
+ * held by another spool of this process (another thread, or another copy of the library).
+ */
+function tryLock(dir: string): boolean {
+  const lockPath = join(dir, 'lock')
+  if (heldLocks.has(lockPath)) return false
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockPath, JSON.stringify({ pid: process.pid, start: processStart }), { flag: 'wx' })
+      heldLocks.add(lockPath)
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      let owner: { pid?: number; start?: number } = {}
+      try {
+        owner = JSON.parse(readFileSync(lockPath, 'utf8'))
+      } catch {
+        /* vanished or torn: stale */
+      }
+      const pid = Number(owner.pid)
+      if (Number.isInteger(pid) && pid > 0) {
+        if (pid === process.pid) {
+          if (Math.abs(Number(owner.start) - processStart) < 2000) return false
+        } else if (pidAlive(pid)) return false
+      }
+      try {
+        unlinkSync(lockPath)
+      } catch {
+        /* someone else took it over first */
+      }
+    }
+  }
+  return false
+}
+
+export class Spool {
+  readonly dir: string
+  readonly #opts: typeof SPOOL_DEFAULTS
+  #segments: Segment[] = []
+  #fd = -1
+  #writeSeg: Segment | undefined
+  #buffer: string[] = []
+  #bufferBytes = 0
+  #writing: Promise<void> | undefined
+  /** Bytes handed to an async write that has not completed yet. */
+  #writingBytes = 0
+  #fsyncTimer: NodeJS.Timeout | undefined
+  #dirty = false
+  // read side
+  #readSeg = 0
+  #readOffset = 0
+  #readSeq = 0
+  // ack side: batches handed out, in order; the cursor moves over the acked prefix.
+  #outstanding: Outstanding[] = []
+  #cursor = { segment: 0, offset: 0 }
+  #closed = false
+  #stats = { appended: 0, read: 0, acked: 0, torn: 0, corrupt: 0 }
+  #error: Error | undefined
+
+  private constructor(dir: string, opts: typeof SPOOL_DEFAULTS) {
+    this.dir = dir
+    this.#opts = opts
+  }
+
+  /**
+   * Open the spool under `root`, claiming the first slot (`root/0`, `root/1`, ...) no live
+   * process holds. Records left in it by a dead process are replayed first.
+   */
+  static open(root: string, options: SpoolOptions = {}): Spool {
+    const opts = { ...SPOOL_DEFAULTS, ...options }
+    try {
+      mkdirSync(root, { recursive: true })
+      for (let slot = 0; slot < 1024; slot++) {
+        const dir = join(root, String(slot))
+        mkdirSync(dir, { recursive: true })
+        if (tryLock(dir)) {
+          const spool = new Spool(dir, opts)
+          spool.#load()
+          return spool
+        }
+      }
+    } catch (err) {
+      throw new SpoolError(`Cannot open the spool directory ${root}: ${(err as Error).message}; check that it exists and is writable, or turn the spool off`, { cause: err })
+    }
+    throw new SpoolError(`Every slot of the spool directory ${root} is held by a running process`)
+  }
+
+  #load(): void {
+    const seqs = readdirSync(this.dir)
+      .map((f) => /^seg-(\d+)\.log$/.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b)
+    let base = 0
+    for (const seq of seqs) {
+      const path = join(this.dir, segName(seq))
+      const size = statSync(path).size
+      this.#segments.push({ seq, base, path, size, sealed: true })
+      base += size
+    }
+    const cursorPath = join(this.dir, 'cursor.json')
+    if (existsSync(cursorPath)) {
+      try {
+        const c = JSON.parse(readFileSync(cursorPath, 'utf8'))
+        if (Number.isInteger(c.segment) && Number.isInteger(c.offset)) this.#cursor = { segment: c.segment, offset: c.offset }
+      } catch {
+        // A torn cursor: replay the oldest segment from its start (idempotent delivery makes this safe).
+      }
+    }
+    // Drop segments wholly before the cursor (left over by a crash between ack and unlink).
+    while (this.#segments.length && this.#segments[0].seq < this.#cursor.segment) {
+      this.#unlinkSegment(this.#segments.shift() as Segment)
+    }
+    if (this.#segments.length && this.#segments[0].seq === this.#cursor.segment) {
+      this.#readSeg = this.#cursor.segment
+      this.#readOffset = Math.min(this.#cursor.offset, this.#segments[0].size)
+    } else {
+      this.#readSeg = this.#segments.length ? this.#segments[0].seq : 0
+      this.#readOffset = 0
+      this.#cursor = { segment: this.#readSeg, offset: 0 }
+    }
+    const nextSeq = this.#segments.length ? this.#segments[this.#segments.length - 1].seq + 1 : 1
+    if (!this.#segments.length) {
+      this.#readSeg = nextSeq
+      this.#cursor = { segment: nextSeq, offset: 0 }
+    }
+    this.#openSegment(nextSeq)
+  }
+
+  #openSegment(seq: number): void {
+    if (this.#fd >= 0) {
+      closeSync(this.#fd)
+      if (this.#writeSeg) this.#writeSeg.sealed = true
+    }
+    const path = join(this.dir, segName(seq))
+    this.#fd = openSync(path, 'a')
+    const prev = this.#segments[this.#segments.length - 1]
+    this.#writeSeg = { seq, base: prev ? prev.base + prev.size : 0, path, size: 0, sealed: false }
+    this.#segments.push(this.#writeSeg)
+  }
+
+  get stats(): SpoolStats {
+    let pending = 0
+    for (const s of this.#segments) pending += s.size
+    pending -= this.#cursor.offset
+    pending += this.#bufferBytes + this.#writingBytes
+    return { ...this.#stats, pendingBytes: Math.max(0, pending), segments: this.#segments.length }
+  }
+
+  /** Position just past everything appended so far (including records still in the write buffer). */
+  get writeMark(): SpoolMark {
+    const seg = this.#writeSeg as Segment
+    return seg.base + seg.size + this.#writingBytes + this.#bufferBytes
+  }
+
+  /** Position up to which everything has been acknowledged. */
+  get ackMark(): SpoolMark {
+    const seg = this.#segments.find((s) => s.seq === this.#cursor.segment)
+    if (seg) return seg.base + this.#cursor.offset
+    // The cursor's segment is gone: everything before the first remaining segment is acknowledged.
+    const next = this.#segments.find((s) => s.seq > this.#cursor.segment)
+    return next ? next.base : this.writeMark
+  }
+
+  /** The last write error, if the disk refused a write. Cleared by the next successful write. */
+  get error(): Error | undefined {
+    return this.#error
+  }
+
+  /** True when every record written has been read back (nothing waits on disk or in the buffer). */
+  get drained(): boolean {
+    if (this.#bufferBytes > 0 || this.#writing) return false
+    const last = this.#segments[this.#segments.length - 1]
+    return this.#readSeg === last.seq && this.#readOffset >= last.size
+  }
+
+  /** True when nothing is on disk or in flight unacknowledged. */
+  get empty(): boolean {
+    return this.drained && this.#outstanding.length === 0
+  }
+
+  #encode(json: string): string {
+    return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`
+  }
+
+  /**
+   * Queue records for writing. Throws `SpoolError` when the spool is over `maxBytes` or the last
+   * write failed (full disk, permissions): the caller counts those records as dropped.
+   */
+  append(records: readonly string[]): void {
+    if (this.#closed) throw new SpoolError('The spool is closed')
+    if (this.#error) throw new SpoolError(`The spool cannot be written: ${this.#error.message}`, { cause: this.#error })
+    let bytes = 0
+    const lines: string[] = []
+    for (const r of records) {
+      const line = this.#encode(r)
+      lines.push(line)
+      bytes += Buffer.byteLength(line)
+    }
+    if (this.stats.pendingBytes + bytes > this.#opts.maxBytes) {
+      throw new SpoolError(`The spool is full (${this.#opts.maxBytes} bytes); raise spool.maxBytes or bring the store back`)
+    }
+    this.#buffer.push(...lines)
+    this.#bufferBytes += bytes
+    this.#stats.appended += records.length
+    if (this.#bufferBytes > this.#opts.maxBufferBytes) {
+      try {
+        this.#flushBufferSync()
+      } catch {
+        // These records stay buffered (and are retried by sync/close); `error` now refuses new appends.
+      }
+    } else this.#scheduleWrite()
+  }
+
+  /** Write records synchronously, now (for `process.on('exit')`). Never throws; returns how many were written. */
+  appendSync(records: readonly string[]): number {
+    if (this.#fd < 0) return 0
+    try {
+      for (const r of records) this.#buffer.push(this.#encode(r))
+      this.#stats.appended += records.length
+      this.#flushBufferSync()
+      fsyncSync(this.#fd)
+      return records.length
+    } catch (err) {
+      this.#error = err as Error
+      return 0
+    }
+  }
+
+  #flushBufferSync(): void {
+    const data = this.#buffer.join('')
+    this.#buffer = []
+    const bytes = this.#bufferBytes || Buffer.byteLength(data)
+    this.#bufferBytes = 0
+    try {
+      const buf = Buffer.from(data)
+      let off = 0
+      while (off < buf.length) off += writeSync(this.#fd, buf, off, buf.length - off)
+      this.#afterWrite(bytes, !this.#writing)
+    } catch (err) {
+      this.#buffer.unshift(data)
+      this.#bufferBytes += bytes
+      this.#error = err as Error
+      throw new SpoolError(`The spool cannot be written: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  #scheduleWrite(): void {
+    if (this.#writing) return
+    this.#writing = this.#writeLoop().finally(() => {
+      this.#writing = undefined
+      if (this.#buffer.length && !this.#error) this.#scheduleWrite()
+    })
+  }
+
+  async #writeLoop(): Promise<void> {
+    while (this.#buffer.length && !this.#closed) {
+      const data = this.#buffer.join('')
+      const bytes = this.#bufferBytes
+      this.#buffer = []
+      this.#bufferBytes = 0
+      const fd = this.#fd
+      this.#writingBytes = bytes
+      try {
+        // fs.write on the raw fd keeps sync and async appends on one O_APPEND descriptor.
+        const buf = Buffer.from(data)
+        let off = 0
+        while (off < buf.length) {
+          off += await new Promise<number>((resolve, reject) => {
+            fsWrite(fd, buf, off, buf.length - off, null, (err, n) => (err ? reject(err) : resolve(n)))
+          })
+        }
+        this.#error = undefined
+        this.#writingBytes = 0
+        this.#afterWrite(bytes, true)
+      } catch (err) {
+        // Keep the records (a full disk may recover); new appends fail until a write succeeds.
+        this.#writingBytes = 0
+        this.#buffer.unshift(data)
+        this.#bufferBytes += bytes
+        this.#error = err as Error
+        return
+      }
+    }
+  }
+
+  /** Account a completed write; `mayRoll` is false while another write may still use the fd. */
+  #afterWrite(bytes: number, mayRoll: boolean): void {
+    const seg = this.#writeSeg as Segment
+    seg.size += bytes
+    this.#dirty = true
+    if (this.#opts.fsync === 'always') this.#fsync()
+    else if (this.#opts.fsync === 'interval' && !this.#fsyncTimer) {
+      this.#fsyncTimer = setTimeout(() => {
+        this.#fsyncTimer = undefined
+        this.#fsync()
+      }, this.#opts.fsyncIntervalMs)
+      this.#fsyncTimer.unref()
+    }
+    if (mayRoll && seg.size >= this.#opts.segmentBytes) {
+      this.#fsync()
+      this.#openSegment(seg.seq + 1)
+    }
+    this.#opts.onWrite?.()
+  }
+
+  #fsync(): void {
+    if (!this.#dirty || this.#fd < 0) return
+    try {
+      fsyncSync(this.#fd)
+      this.#dirty = false
+    } catch (err) {
+      this.#error = err as Error
+    }
+  }
+
+  /** Wait until every appended record is on disk (written, and fsynced unless the policy is `never`). */
+  async sync(): Promise<void> {
+    while (this.#writing) await this.#writing
+    if (this.#buffer.length) this.#flushBufferSync()
+    if (this.#opts.fsync !== 'never') this.#fsync()
+    if (this.#error) throw new SpoolError(`The spool cannot be written: ${this.#error.message}`, { cause: this.#error })
+  }
+
+  /**
+   * Read the next records (up to `maxRecords` / about `maxBytes`), or `null` when nothing
+   * written is left to read. Damaged records are skipped and counted.
+   */
+  async read(maxRecords: number, maxBytes: number): Promise<SpoolBatch | null> {
+    if (this.#buffer.length && !this.#writing) this.#scheduleWrite()
+    const records: string[] = []
+    let bytes = 0
+    for (;;) {
+      const seg = this.#segments.find((s) => s.seq === this.#readSeg)
+      if (!seg) {
+        // The read segment was deleted or never existed: move to the next one that exists.
+        const next = this.#segments.find((s) => s.seq > this.#readSeg)
+        if (!next) break
+        this.#readSeg = next.seq
+        this.#readOffset = 0
+        continue
+      }
+      if (this.#readOffset >= seg.size) {
+        if (seg.sealed || seg !== this.#writeSeg) {
+          const next = this.#segments.find((s) => s.seq > seg.seq)
+          if (!next) break
+          this.#readSeg = next.seq
+          this.#readOffset = 0
+          continue
+        }
+        break
+      }
+      if (records.length >= maxRecords || bytes >= maxBytes) break
+      const chunk = await this.#readChunk(seg, this.#readOffset, Math.min(seg.size - this.#readOffset, Math.max(64 * 1024, maxBytes - bytes)))
+      let pos = 0
+      let consumed = 0
+      while (pos < chunk.length && records.length < maxRecords) {
+        const nl = chunk.indexOf(10, pos)
+        if (nl === -1) break
+        const line = chunk.toString('utf8', pos, nl)
+        pos = nl + 1
+        consumed = pos
+        const json = this.#decode(line)
+        if (json !== undefined) {
+          records.push(json)
+          bytes += line.length
+        }
+        if (bytes >= maxBytes) break
+      }
+      if (consumed === 0) {
+        // No complete line in the chunk.
+        const rest = seg.size - this.#readOffset
+        if (chunk.length >= rest) {
+          if (seg.sealed && seg !== this.#writeSeg) {
+            // A sealed segment ending without a newline: a record torn by a crash.
+            this.#stats.torn++
+            this.#readOffset = seg.size
+            continue
+          }
+          break
+        }
+        // A record longer than the chunk: read it whole.
+        const whole = await this.#readChunk(seg, this.#readOffset, rest)
+        const nl = whole.indexOf(10)
+        if (nl === -1) {
+          if (seg.sealed && seg !== this.#writeSeg) {
+            this.#stats.torn++
+            this.#readOffset = seg.size
+            continue
+          }
+          break
+        }
+        const json = this.#decode(whole.toString('utf8', 0, nl))
+        if (json !== undefined) records.push(json)
+        this.#readOffset += nl + 1
+        continue
+      }
+      this.#readOffset += consumed
+    }
+    if (records.length === 0) return null
+    this.#stats.read += records.length
+    const batch: SpoolBatch = { records, segment: this.#readSeg, endOffset: this.#readOffset, seq: ++this.#readSeq }
+    this.#outstanding.push({ seq: batch.seq, segment: batch.segment, endOffset: batch.endOffset, acked: false })
+    return batch
+  }
+
+  async #readChunk(seg: Segment, offset: number, length: number): Promise<Buffer> {
+    const fh = await open(seg.path, 'r')
+    try {
+      const buf = Buffer.allocUnsafe(length)
+      const { bytesRead } = await fh.read(buf, 0, length, offset)
+      return buf.subarray(0, bytesRead)
+    } finally {
+      await fh.close()
+    }
+  }
+
+  #decode(line: string): string | undefined {
+    if (line.length < 10 || line[8] !== ' ') {
+      this.#stats.corrupt++
+      return undefined
+    }
+    const json = line.slice(9)
+    const sum = Number.parseInt(line.slice(0, 8), 16)
+    if (crc32(json) !== sum) {
+      this.#stats.corrupt++
+      return undefined
+    }
+    return json
+  }
+
+  /** Mark a batch delivered. The cursor advances over the contiguous acknowledged prefix. */
+  ack(batch: SpoolBatch): void {
+    const entry = this.#outstanding.find((o) => o.seq === batch.seq)
+    if (!entry) return
+    entry.acked = true
+    this.#stats.acked += batch.records.length
+    let moved = false
+    while (this.#outstanding.length && this.#outstanding[0].acked) {
+      const done = this.#outstanding.shift() as Outstanding
+      this.#cursor = { segment: done.segment, offset: done.endOffset }
+      moved = true
+    }
+    if (moved) this.#commitCursor()
+  }
+
+  #commitCursor(): void {
+    // Delete segments the cursor has passed (except the one being written).
+    while (this.#segments.length > 1) {
+      const first = this.#segments[0]
+      const wholeDone = first.seq < this.#cursor.segment || (first.seq === this.#cursor.segment && this.#cursor.offset >= first.size && first.sealed)
+      if (!wholeDone || first === this.#writeSeg) break
+      this.#segments.shift()
+      this.#unlinkSegment(first)
+      if (this.#cursor.segment === first.seq) this.#cursor = { segment: this.#segments[0].seq, offset: 0 }
+    }
+    const tmp = join(this.dir, 'cursor.json.tmp')
+    try {
+      writeFileSync(tmp, JSON.stringify(this.#cursor))
+      renameSync(tmp, join(this.dir, 'cursor.json'))
+    } catch (err) {
+      this.#error = err as Error
+    }
+  }
+
+  #unlinkSegment(seg: Segment): void {
+    try {
+      unlinkSync(seg.path)
+    } catch {
+      /* already gone */
+    }
+  }
+
+  /** Flush, fsync, persist the cursor and release the lock. Records stay on disk for the next process. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    try {
+      await this.sync()
+    } catch {
+      /* reported through `error` */
+    }
+    this.#closed = true
+    if (this.#fsyncTimer) clearTimeout(this.#fsyncTimer)
+    if (this.#fd >= 0) {
+      closeSync(this.#fd)
+      this.#fd = -1
+    }
+    // An empty spool leaves nothing behind but its (empty) directory.
+    if (this.empty) {
+      for (const s of this.#segments) this.#unlinkSegment(s)
+      this.#segments = []
+      try {
+        unlinkSync(join(this.dir, 'cursor.json'))
+      } catch {
+        /* none */
+      }
+    } else {
+      this.#commitCursor()
+    }
+    const lockPath = join(this.dir, 'lock')
+    try {
+      unlinkSync(lockPath)
+    } catch {
+      /* gone */
+    }
+    heldLocks.delete(lockPath)
+  }
+}
