@@ -200,8 +200,18 @@ function defaultWarningPrinter(): (w: MadsciWarning) => void {
   }
 }
 
-/** Create a logger (and its pipeline and stores). */
-export function createEventLogger(options: EventLoggerOptions = {}): EventLogger {
+/** A logger core (pipeline, stores, consumers) and the resolved level and source. */
+export interface CreatedCore {
+  core: LoggerCore
+  level: EventLogLevel
+  source: OwnershipInfo
+}
+
+/**
+ * Build the shared core of a logger from options: the sinks, the pipeline and its consumers.
+ * `createEventLogger` wraps it in the logging API; the pino transport feeds it pino lines.
+ */
+export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore {
   const env = options.env ?? process.env
   let level: EventLogLevel = 20
   if (options.level !== undefined) {
@@ -243,5 +253,11 @@ export function createEventLogger(options: EventLoggerOptions = {}): EventLogger
       return closing
     },
   }
+  return { core, level, source }
+}
+
+/** Create a logger (and its pipeline and stores). */
+export function createEventLogger(options: EventLoggerOptions = {}): EventLogger {
+  const { core, level, source } = createLoggerCore(options)
   return new EventLogger(core, level, source)
 }

@@ -79,6 +79,8 @@ export interface DeliveryHooks {
   onDrop(info: { sink: string; reason: string; count: number }): void
   onSpool(info: { sink: string; count: number }): void
   onRejected(events: readonly PipelineEvent[], err: Error, sink: string): void
+  /** Events now stored by this sink (duplicates of stored ids included). */
+  onDelivered(events: readonly PipelineEvent[], sink: string): void
   /** Called after a successful batch with the drops counted since the last report. */
   onDropsRecovered(info: { sink: string; dropped: Record<string, number>; since: number }): void
 }
@@ -196,6 +198,11 @@ export class Delivery {
   #onTimer = (): void => {
     this.#timer = undefined
     this.#pump(true)
+  }
+
+  /** True when the memory queue has room (for `block` backpressure). */
+  get hasCapacity(): boolean {
+    return this.#queue.length < this.#opts.maxQueueEvents && this.#queue.bytes < this.#opts.maxQueueBytes
   }
 
   /** Wake the sender (the spool calls this when records reach the disk). */
@@ -357,6 +364,11 @@ export class Delivery {
         await this.#open()
         const result = await this.sink.write(events, signal)
         this.#counts.delivered += result.delivered
+        if (result.rejected.length === 0) this.#hooks.onDelivered(events, this.sink.kind)
+        else {
+          const refused = new Set(result.rejected.map((r) => r.event))
+          this.#hooks.onDelivered(events.filter((e) => !refused.has(e)), this.sink.kind)
+        }
         if (result.rejected.length) {
           this.#counts.failed += result.rejected.length
           const byError = new Map<Error, PipelineEvent[]>()

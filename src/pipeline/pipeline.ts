@@ -138,7 +138,11 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     onError: (err: Error, info: { sink: string; stage: string }) => this.emit('error', err, info),
     onDrop: (info: PipelineEventMap['drop'][0]) => this.emit('drop', info),
     onSpool: (info: PipelineEventMap['spool'][0]) => this.emit('spool', info),
-    onRejected: (events: readonly PipelineEvent[], err: Error, sink: string) => this.#onRejected(events, err, sink),
+    onRejected: (events: readonly PipelineEvent[], err: Error, sink: string) => {
+      this.#settle(events, err)
+      this.#onRejected(events, err, sink)
+    },
+    onDelivered: (events: readonly PipelineEvent[]) => this.#settle(events),
     onDropsRecovered: (info: { sink: string; dropped: Record<string, number>; since: number }) => {
       const total = Object.values(info.dropped).reduce((a, b) => a + b, 0)
       this.report(40, 'log_error', `madsci-events dropped ${total} event(s) for the ${info.sink} sink`, {
@@ -149,6 +153,54 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
         until: new Date().toISOString(),
       })
     },
+  }
+
+  /** Waiters of `pushAndWait`, by event id: resolved when every sink has stored the event. */
+  readonly #waits = new Map<string, { remaining: number; resolve: () => void; reject: (err: Error) => void }>()
+
+  #settle(events: readonly PipelineEvent[], err?: Error): void {
+    if (this.#waits.size === 0) return
+    for (const e of events) {
+      const w = this.#waits.get(e.event_id)
+      if (!w) continue
+      if (err) {
+        this.#waits.delete(e.event_id)
+        w.reject(err)
+      } else if (--w.remaining <= 0) {
+        this.#waits.delete(e.event_id)
+        w.resolve()
+      }
+    }
+  }
+
+  /**
+   * Accept an event and resolve when every sink has stored it (rejects with the store's error
+   * when one refuses it for good). The server adapter answers `POST /event` this way, so a
+   * following `GET /event/{id}` finds it, as with MADSci.
+   */
+  pushAndWait(event: PipelineEvent): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => {
+      const existing = this.#waits.get(event.event_id)
+      if (existing) {
+        // The same id twice at once: settle both together.
+        const prev = { ...existing }
+        existing.resolve = () => {
+          prev.resolve()
+          resolve()
+        }
+        existing.reject = (err) => {
+          prev.reject(err)
+          reject(err)
+        }
+      } else this.#waits.set(event.event_id, { remaining: this.#deliveries.length, resolve, reject })
+    })
+    this.push(event)
+    return p
+  }
+
+  /** Stop waiting for an event (the caller timed out); delivery itself continues. */
+  forgetWait(eventId: string): void {
+    this.#waits.delete(eventId)
   }
 
   #onRejected(events: readonly PipelineEvent[], err: Error, sink: string): void {
@@ -198,6 +250,11 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     }
     if (this.listenerCount('event') > 0) this.emit('event', event)
     return ok && this.#closed === undefined
+  }
+
+  /** True when every sink's memory queue has room (callers using `block` wait for this). */
+  hasCapacity(): boolean {
+    return this.#deliveries.every((d) => d.hasCapacity)
   }
 
   /** Log one of the pipeline's own events (reports of drops and refusals) through every sink. */

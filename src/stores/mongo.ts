@@ -252,7 +252,7 @@ export class MongoStore implements ManagedStore {
     })
   }
 
-  queryEvents(selector: Record<string, unknown>, options: QueryOptions = {}): Promise<Event[]> {
+  async queryEvents(selector: Record<string, unknown>, options: QueryOptions = {}): Promise<Event[]> {
     const filter = validateSelector(selector)
     return this.#read(async (c) => {
       let cursor = c.find(filter)
@@ -362,7 +362,7 @@ export class MongoStore implements ManagedStore {
     return this.#ttl
   }
 
-  countEvents(selector?: Record<string, unknown>): Promise<number> {
+  async countEvents(selector?: Record<string, unknown>): Promise<number> {
     const filter = selector ? validateSelector(selector) : {}
     return this.#read((c) => c.countDocuments(filter))
   }
