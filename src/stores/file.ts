@@ -28,9 +28,10 @@ import type {
  *   `log()` writes its local file; readable with `cat`, `jq` or `madsci-events tail`.
  * - Size rotation as Python's `RotatingFileHandler`: `events.ndjson` → `events.ndjson.1` → ...;
  *   `maxFiles` rotated files are kept (0 keeps them all: the server's embedded store never deletes).
- * - Updates (archiving) append the new version of the event; a purge appends
- *   `{"deleted_event_id": ...}`. Readers take the **last** line of each id, so a line written twice
- *   by a retried batch is harmless (writes are idempotent).
+ * - Writes are inserts: the first line of an id wins, as a duplicate `_id` leaves MongoDB's
+ *   document unchanged, so a line written twice by a retried batch is harmless (idempotent).
+ *   Archiving appends `{"updated_event": {...}}` (the new version wins) and a purge appends
+ *   `{"deleted_event_id": ...}`.
  * - Queries use MongoDB semantics through mingo. Reads scan the files; results that must be sorted
  *   (newest first, time ranges) are sorted in memory, which rotation keeps bounded.
  */
@@ -50,6 +51,12 @@ export const FILE_STORE_DEFAULTS: Required<FileStoreOptions> = {
 interface DeletedMarker {
   deleted_event_id: string
 }
+
+interface UpdatedEvent {
+  updated: Event
+}
+
+type Line = Event | DeletedMarker | UpdatedEvent
 
 export class FileStore implements ManagedStore {
   readonly kind = 'file'
@@ -152,8 +159,8 @@ export class FileStore implements ManagedStore {
     return existsSync(this.path) ? [...rotated, this.path] : rotated
   }
 
-  /** Every line in write order: events and deletion markers. */
-  async *#lines(): AsyncGenerator<Event | DeletedMarker> {
+  /** Every line in write order: inserted events, updates and deletion markers. */
+  async *#lines(): AsyncGenerator<Line> {
     await this.#lock
     for (const file of await this.#files()) {
       let stream
@@ -173,9 +180,20 @@ export class FileStore implements ManagedStore {
             this.#skippedLines++
             continue
           }
-          if (obj && typeof obj === 'object' && typeof (obj as DeletedMarker).deleted_event_id === 'string' && Object.keys(obj).length === 1) {
-            yield obj as DeletedMarker
-            continue
+          if (obj && typeof obj === 'object' && Object.keys(obj).length === 1) {
+            if (typeof (obj as DeletedMarker).deleted_event_id === 'string') {
+              yield obj as DeletedMarker
+              continue
+            }
+            const upd = (obj as { updated_event?: unknown }).updated_event
+            if (upd && typeof upd === 'object') {
+              try {
+                yield { updated: parseEvent(upd) }
+              } catch {
+                this.#skippedLines++
+              }
+              continue
+            }
           }
           try {
             yield parseEvent(obj)
@@ -192,18 +210,29 @@ export class FileStore implements ManagedStore {
     }
   }
 
-  /** The latest version of every event passing `keep`, in first-write order. */
+  /** The current version of every event passing `keep`, in first-write order. */
   async #collect(keep: (e: Event) => boolean): Promise<Map<string, Event>> {
     const out = new Map<string, Event>()
+    // Ids present (stored and not deleted), whether or not they pass `keep`.
+    const present = new Set<string>()
     for await (const item of this.#lines()) {
       if ('deleted_event_id' in item) {
         out.delete(item.deleted_event_id)
+        present.delete(item.deleted_event_id)
         continue
       }
-      if (keep(item)) {
-        // Map.set keeps the first-write position (stable order) with the latest content.
-        out.set(item.event_id, item)
-      } else out.delete(item.event_id)
+      let e: Event
+      if ('updated' in item) {
+        e = item.updated
+        if (!present.has(e.event_id)) continue
+      } else {
+        e = item
+        if (present.has(e.event_id)) continue // a duplicate insert leaves the stored event unchanged
+        present.add(e.event_id)
+      }
+      // Map.set keeps the first-write position (stable order) with the latest content.
+      if (keep(e)) out.set(e.event_id, e)
+      else out.delete(e.event_id)
     }
     return out
   }
@@ -272,7 +301,7 @@ export class FileStore implements ManagedStore {
     if (options.maxBatches && options.batchSize) list = list.slice(0, options.maxBatches * options.batchSize)
     if (list.length === 0) return 0
     const archivedAt = formatDateNaiveUtc(new Date())
-    await this.#append(list.map((e) => eventToJson({ ...e, archived: true, archived_at: archivedAt }) + '\n').join(''))
+    await this.#append(list.map((e) => `{"updated_event":${eventToJson({ ...e, archived: true, archived_at: archivedAt })}}\n`).join(''))
     return list.length
   }
 

@@ -30,7 +30,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     let mongoUrl = process.env.MONGODB_URL
     let banner: string
-    const binary: string = ensureFerretDB()
+    const binary: string = await ensureFerretDB()
     project.provide('ferretdbBinary', binary)
     if (mongoUrl) {
       project.provide('mongoKind', 'mongodb')
@@ -44,7 +44,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     project.provide('mongoUrl', mongoUrl)
 
-    const peer = ensurePythonPeer()
+    const peer = await ensurePythonPeer()
     const em = await startPythonEventManager({ python: peer.python, mongoUrl, databaseName: `madsci_events_python_${process.pid}` })
     stops.push(() => em.stop())
     project.provide('python', peer.python)

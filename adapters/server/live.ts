@@ -1,0 +1,228 @@
+import type { Event } from '../../src/event/model.js'
+import { parseLevel } from '../../src/event/levels.js'
+import { parseEventType } from '../../src/event/types.js'
+import { ulidLowerBound, ulidTime } from '../../src/event/ulid.js'
+import type { Reader } from '../../src/stores/types.js'
+import { MongoStore } from '../../src/stores/mongo.js'
+import { documentToEvent } from '../../src/event/serialize.js'
+import { makeWarning, type WarningListener } from '../../src/warnings.js'
+import { validationError } from './http.js'
+
+/**
+ * The live stream behind `GET /events/stream` (SSE) and `/events/ws` (WebSocket).
+ *
+ * - Events this instance ingests arrive from the pipeline's bus at once.
+ * - Events other instances ingest into the same MongoDB arrive through a change stream, or, where
+ *   the server has none (FerretDB v1), by polling `_id` order with a 5 s look-back (ids from other
+ *   clocks may arrive slightly out of order); duplicates are dropped by id.
+ * - The last `capacity` events are kept in arrival order: a client reconnecting with
+ *   `Last-Event-ID` gets everything after that id from memory, exactly, even if ids arrived out of
+ *   order. An id older than the buffer is resumed from the store by id order instead.
+ */
+
+export interface LiveFilter {
+  minLevel: number
+  types: Set<string> | undefined
+  source: Record<string, string>
+  alertsOnly: boolean
+}
+
+export function matches(f: LiveFilter, e: Event): boolean {
+  if (e.log_level < f.minLevel) return false
+  if (f.alertsOnly && !e.alert) return false
+  if (f.types && !f.types.has(e.event_type)) return false
+  for (const [k, v] of Object.entries(f.source)) if ((e.source as Record<string, string>)[k] !== v) return false
+  return true
+}
+
+/** Filters from query parameters: `min_level`, `event_type` (comma list), `source.<field>`, `alerts_only`. */
+export function filterFromQuery(q: URLSearchParams): LiveFilter {
+  const issues = []
+  let minLevel = 0
+  const ml = q.get('min_level') ?? q.get('level')
+  if (ml !== null) {
+    const l = parseLevel(ml, { aliases: true }) ?? (/^\d+$/.test(ml) ? Number(ml) : undefined)
+    if (l === undefined) issues.push({ type: 'enum', loc: ['query', 'min_level'], msg: 'Input should be a level number or name', input: ml })
+    else minLevel = l
+  }
+  let types: Set<string> | undefined
+  const t = q.getAll('event_type').flatMap((v) => v.split(',')).filter(Boolean)
+  if (t.length) {
+    types = new Set()
+    for (const name of t) {
+      const parsed = parseEventType(name.trim())
+      if (!parsed) issues.push({ type: 'enum', loc: ['query', 'event_type'], msg: 'Input should be a MADSci event type', input: name })
+      else types.add(parsed)
+    }
+  }
+  const source: Record<string, string> = {}
+  for (const [k, v] of q) if (k.startsWith('source.')) source[k.slice(7)] = v
+  const ao = q.get('alerts_only')
+  if (issues.length) throw validationError(issues)
+  return { minLevel, types, source, alertsOnly: ao === 'true' || ao === '1' }
+}
+
+export type LiveSend = (event: Event) => void
+
+interface Subscriber {
+  filter: LiveFilter
+  send: LiveSend
+}
+
+export interface LiveHubOptions {
+  capacity: number
+  pollIntervalMs: number
+  onWarning?: WarningListener
+  onError?: (err: Error) => void
+}
+
+const LOOKBACK_MS = 5000
+
+export class LiveHub {
+  readonly #opts: LiveHubOptions
+  readonly #reader: Reader
+  #ring: Event[] = []
+  #ringIds = new Map<string, number>()
+  #seq = 0
+  #subs = new Set<Subscriber>()
+  #timer: NodeJS.Timeout | undefined
+  #pollAfter: string | undefined
+  #maxSeenId: string | undefined
+  #changeStream: { close(): Promise<void> } | undefined
+  #closed = false
+  #published = 0
+
+  constructor(reader: Reader, options: LiveHubOptions) {
+    this.#reader = reader
+    this.#opts = options
+  }
+
+  get subscribers(): number {
+    return this.#subs.size
+  }
+
+  get published(): number {
+    return this.#published
+  }
+
+  /** Start watching the store for events other instances write. */
+  async start(): Promise<void> {
+    // Everything already stored is history, not live.
+    this.#pollAfter = ulidLowerBound(Date.now() - LOOKBACK_MS)
+    if (this.#reader instanceof MongoStore) {
+      try {
+        await this.#reader.open()
+        const coll = this.#reader.client.db(this.#reader.databaseName).collection(this.#reader.collectionName)
+        const stream = coll.watch([{ $match: { operationType: 'insert' } }])
+        await new Promise<void>((resolve, reject) => {
+          stream.once('error', reject)
+          // A first getMore proves the server supports change streams.
+          ;(stream as unknown as { tryNext(): Promise<unknown> }).tryNext().then(() => resolve(), reject)
+        })
+        stream.on('change', (c: { fullDocument?: Record<string, unknown> }) => {
+          if (c.fullDocument) {
+            try {
+              this.publish(documentToEvent(c.fullDocument))
+            } catch (err) {
+              this.#opts.onError?.(err as Error)
+            }
+          }
+        })
+        stream.on('error', (err: Error) => this.#opts.onError?.(err))
+        this.#changeStream = stream
+        return
+      } catch {
+        this.#opts.onWarning?.(makeWarning('MADSCI_WARN_NO_CHANGE_STREAMS', 'server'))
+      }
+    }
+    this.#schedulePoll()
+  }
+
+  #schedulePoll(): void {
+    if (this.#closed) return
+    this.#timer = setTimeout(() => {
+      this.#poll().finally(() => this.#schedulePoll())
+    }, this.#opts.pollIntervalMs)
+    this.#timer.unref()
+  }
+
+  async #poll(): Promise<void> {
+    try {
+      let latest: string | undefined
+      for await (const e of this.#reader.streamEvents({ afterId: this.#pollAfter, orderBy: 'event_id', batchSize: 1000 })) {
+        this.publish(e)
+        if (!latest || e.event_id > latest) latest = e.event_id
+      }
+      const top = latest && (!this.#maxSeenId || latest > this.#maxSeenId) ? latest : this.#maxSeenId
+      if (top) {
+        const t = ulidTime(top)
+        if (t !== undefined) {
+          const bound = ulidLowerBound(t - LOOKBACK_MS)
+          if (!this.#pollAfter || bound > this.#pollAfter) this.#pollAfter = bound
+        }
+      }
+    } catch (err) {
+      this.#opts.onError?.(err as Error)
+    }
+  }
+
+  /** A new event (ingested here, or seen in the store): buffer it and send it to matching subscribers. */
+  publish(event: Event): void {
+    if (this.#ringIds.has(event.event_id)) return
+    this.#published++
+    const seq = ++this.#seq
+    this.#ring.push(event)
+    this.#ringIds.set(event.event_id, seq)
+    if (!this.#maxSeenId || event.event_id > this.#maxSeenId) this.#maxSeenId = event.event_id
+    if (this.#ring.length > this.#opts.capacity) {
+      const old = this.#ring.shift() as Event
+      this.#ringIds.delete(old.event_id)
+    }
+    for (const s of this.#subs) {
+      if (matches(s.filter, event)) s.send(event)
+    }
+  }
+
+  /**
+   * Subscribe. With `lastEventId`, first sends what the client missed: from memory when the id is
+   * still buffered, else from the store (events with a greater id). Returns an unsubscribe function.
+   */
+  async subscribe(filter: LiveFilter, send: LiveSend, lastEventId?: string): Promise<() => void> {
+    const sub: Subscriber = { filter, send }
+    if (lastEventId) {
+      const seq = this.#ringIds.get(lastEventId)
+      const oldest = this.#ring.length ? (this.#ringIds.get(this.#ring[0].event_id) as number) : this.#seq + 1
+      if (seq !== undefined) {
+        for (let i = seq - oldest + 1; i < this.#ring.length; i++) if (matches(filter, this.#ring[i])) send(this.#ring[i])
+      } else {
+        // Older than the buffer (or from before a restart): catch up from the store by id, then from memory.
+        const sent = new Set<string>()
+        const pending: Event[] = []
+        const collect: Subscriber = { filter, send: (e) => pending.push(e) }
+        this.#subs.add(collect)
+        try {
+          for await (const e of this.#reader.streamEvents({ afterId: lastEventId, orderBy: 'event_id' })) {
+            if (matches(filter, e)) {
+              send(e)
+              sent.add(e.event_id)
+            }
+          }
+        } finally {
+          this.#subs.delete(collect)
+        }
+        for (const e of pending) if (!sent.has(e.event_id)) send(e)
+      }
+    }
+    this.#subs.add(sub)
+    return () => {
+      this.#subs.delete(sub)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#timer) clearTimeout(this.#timer)
+    await this.#changeStream?.close().catch(() => undefined)
+    this.#subs.clear()
+  }
+}

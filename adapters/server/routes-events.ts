@@ -1,0 +1,184 @@
+import { QueryRefusedError, StoreRejectedError, StoreUnavailableError } from '../../src/errors.js'
+import type { Event } from '../../src/event/model.js'
+import { eventToJson } from '../../src/event/serialize.js'
+import { isTimestampProblem, parseTimestamp } from '../../src/event/timestamp.js'
+import { safeParseEvent } from '../../src/event/validate.js'
+import { validateSelector } from '../../src/stores/selector.js'
+import type { ServerContext } from './context.js'
+import { detail, HttpError, parseJson, pythonIsoformat, QueryParser, type Router, sendJson, validationError } from './http.js'
+
+/**
+ * The event routes of MADSci's Event Manager (SPEC §2.1-2.7), same paths, parameters, bodies,
+ * statuses and error shapes, plus `POST /events/batch`. Maps keyed by id are written as JSON text
+ * in order (a JS object would move integer-like keys first).
+ */
+
+/** `{"<id>": <event>, ...}` in the given order, `_id` form. */
+export function eventMap(events: Event[]): string {
+  return `{${events.map((e) => `${JSON.stringify(e.event_id)}:${eventToJson(e, '_id')}`).join(',')}}`
+}
+
+async function ingest(ctx: ServerContext, event: Event): Promise<void> {
+  const wait = ctx.pipeline.pushAndWait(event)
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError('store', 'no answer in time')), ctx.settings.ingest_timeout_ms)
+  })
+  try {
+    await Promise.race([wait, timeout])
+  } catch (err) {
+    ctx.pipeline.forgetWait(event.event_id)
+    if (err instanceof StoreRejectedError) throw validationError([{ type: 'value_error', loc: ['body'], msg: `The store refused the event: ${err.message}`, input: null }])
+    throw detail(503, 'The database is unavailable; the event is queued and will be stored when it returns (retrying with the same event_id is safe)', { 'retry-after': '5' })
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function parseBodyEvent(ctx: ServerContext, body: unknown, loc: Array<string | number> = ['body']): Event {
+  const r = safeParseEvent(body, { defaultSource: ctx.ownership })
+  if (!r.ok) {
+    throw validationError(r.error.issues.map((i) => ({ ...i, loc: [...loc, ...i.loc] })))
+  }
+  return r.event
+}
+
+export function eventRoutes(router: Router, ctx: ServerContext): void {
+  router.add('POST', '/event', async (req, res) => {
+    const event = parseBodyEvent(ctx, parseJson(await req.body()))
+    await ingest(ctx, event)
+    ctx.metrics.ingested++
+    sendJson(res, 200, eventToJson(event, '_id'))
+  })
+
+  // Beyond MADSci: many events in one request, per-item results, idempotent on event_id.
+  router.add('POST', '/events/batch', async (req, res) => {
+    const body = parseJson(await req.body())
+    if (!Array.isArray(body)) throw validationError([{ type: 'list_type', loc: ['body'], msg: 'Input should be a valid list', input: body }])
+    if (body.length > 10_000) throw detail(413, `A batch holds at most 10000 events (got ${body.length}); split it`)
+    const results: Array<{ event_id: string | null; status: 'stored' | 'rejected'; error?: unknown }> = []
+    const waits: Array<Promise<void>> = []
+    body.forEach((item, i) => {
+      try {
+        const e = parseBodyEvent(ctx, item, ['body', i])
+        const slot = results.push({ event_id: e.event_id, status: 'stored' }) - 1
+        waits.push(
+          ingest(ctx, e).catch((err: unknown) => {
+            if (err instanceof HttpError && err.status === 422) results[slot] = { event_id: e.event_id, status: 'rejected', error: (err.body as { detail: unknown }).detail }
+            else throw err
+          }),
+        )
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err
+        const id = item && typeof item === 'object' ? ((item as Record<string, unknown>).event_id ?? (item as Record<string, unknown>)._id ?? null) : null
+        results.push({ event_id: typeof id === 'string' ? id : null, status: 'rejected', error: (err.body as { detail: unknown }).detail })
+      }
+    })
+    await Promise.all(waits)
+    ctx.metrics.ingested += results.filter((r) => r.status === 'stored').length
+    ctx.metrics.batches++
+    sendJson(res, 200, results)
+  })
+
+  router.add('GET', '/event/{event_id}', async (req, res) => {
+    const e = await ctx.store.getEvent(req.params.event_id)
+    if (!e) throw detail(404, `Event with ID ${req.params.event_id} not found`)
+    sendJson(res, 200, eventToJson(e, '_id'))
+  })
+
+  router.add('GET', '/events', async (req, res) => {
+    const q = new QueryParser(req.query)
+    const number = q.int('number', 100)
+    const offset = q.int('offset', 0)
+    let level = 0
+    const rawLevel = q.str('level')
+    if (rawLevel !== undefined) level = /^[+-]?\d+$/.test(rawLevel.trim()) ? Number(rawLevel) : (levelByName(rawLevel) ?? q.int('level', 0))
+    const startTime = q.datetime('start_time')
+    const endTime = q.datetime('end_time')
+    const includeArchived = q.bool('include_archived', false)
+    q.check()
+    if (offset < 0) throw detail(422, 'offset must be ≥ 0')
+    const events = await ctx.store.getEvents({ number, offset, level, startTime, endTime, includeArchived })
+    sendJson(res, 200, eventMap(events))
+  })
+
+  router.add('POST', '/events/query', async (req, res) => {
+    const raw = await req.body()
+    let selector: unknown
+    const fromQuery = req.query.get('selector')
+    // MADSci's own client sends the selector as a query parameter (SPEC D2): accept that too.
+    if (raw.length === 0 && fromQuery !== null) {
+      try {
+        selector = JSON.parse(fromQuery)
+      } catch {
+        throw validationError([{ type: 'json_invalid', loc: ['query', 'selector'], msg: 'JSON decode error', input: fromQuery }])
+      }
+    } else selector = parseJson(raw)
+    let events: Event[]
+    try {
+      events = await ctx.store.queryEvents(validateSelector(selector) as Record<string, unknown>)
+    } catch (err) {
+      if (err instanceof QueryRefusedError) throw detail(400, err.message)
+      throw err
+    }
+    sendJson(res, 200, eventMap(events))
+  })
+
+  router.add('POST', '/events/archive', async (req, res) => {
+    const body = (parseJson(await req.body(), false) ?? {}) as Record<string, unknown>
+    if (typeof body !== 'object' || Array.isArray(body)) throw validationError([{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body }])
+    const issues = []
+    let eventIds: string[] | undefined
+    if (body.event_ids !== undefined && body.event_ids !== null) {
+      if (!Array.isArray(body.event_ids) || body.event_ids.some((x) => typeof x !== 'string')) issues.push({ type: 'list_type', loc: ['body', 'event_ids'], msg: 'Input should be a valid list of strings', input: body.event_ids })
+      else eventIds = body.event_ids as string[]
+    }
+    let beforeDate: string | undefined
+    if (body.before_date !== undefined && body.before_date !== null) {
+      const p = parseTimestamp(body.before_date)
+      if (isTimestampProblem(p)) issues.push({ type: p.type, loc: ['body', 'before_date'], msg: p.msg, input: body.before_date })
+      else beforeDate = pythonIsoformat(p.text)
+    }
+    let batchSize = ctx.settings.archive_batch_size
+    if (body.batch_size !== undefined && body.batch_size !== null) {
+      if (!Number.isInteger(body.batch_size) || (body.batch_size as number) < 1) issues.push({ type: 'int_type', loc: ['body', 'batch_size'], msg: 'Input should be a valid integer ≥ 1', input: body.batch_size })
+      else batchSize = body.batch_size as number
+    }
+    if (issues.length) throw validationError(issues)
+    if (!(eventIds && eventIds.length) && !beforeDate) {
+      throw validationError([{ type: 'value_error', loc: ['body'], msg: 'Value error, Either event_ids or before_date must be provided', input: body }])
+    }
+    try {
+      const n = await ctx.store.archiveEvents(eventIds && eventIds.length ? { eventIds, batchSize } : { beforeDate, batchSize })
+      sendJson(res, 200, { archived_count: n, message: `Successfully archived ${n} events` })
+    } catch (err) {
+      throw detail(500, `Failed to archive events: ${(err as Error).message}`)
+    }
+  })
+
+  router.add('GET', '/events/archived', async (req, res) => {
+    const q = new QueryParser(req.query)
+    const number = q.int('number', 100)
+    const offset = q.int('offset', 0)
+    q.check()
+    sendJson(res, 200, eventMap(await ctx.store.getArchivedEvents({ number, offset })))
+  })
+
+  router.add('DELETE', '/events/archived', async (req, res) => {
+    const q = new QueryParser(req.query)
+    const days = q.int('older_than_days', 365)
+    q.check()
+    try {
+      const n = await ctx.store.purgeArchived(days)
+      sendJson(res, 200, { deleted_count: n, message: `Permanently deleted ${n} archived events older than ${days} days` })
+    } catch (err) {
+      throw detail(500, `Failed to purge archived events: ${(err as Error).message}`)
+    }
+  })
+}
+
+function levelByName(name: string): number | undefined {
+  const map: Record<string, number> = { notset: 0, debug: 10, info: 20, warning: 30, warn: 30, error: 40, critical: 50, fatal: 50 }
+  return map[name.trim().toLowerCase().replace(/^eventloglevel\./, '')]
+}
+

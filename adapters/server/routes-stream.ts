@@ -1,0 +1,109 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import type { Event } from '../../src/event/model.js'
+import { eventToJson } from '../../src/event/serialize.js'
+import type { ServerContext } from './context.js'
+import { HttpError, type Router } from './http.js'
+import { filterFromQuery } from './live.js'
+
+/**
+ * Live streaming, which MADSci's server lacks: `GET /events/stream` (Server-Sent Events) and
+ * `/events/ws` (WebSocket). Filters: `min_level`, `event_type` (comma list), `source.<field>`,
+ * `alerts_only`. Resume: the SSE `Last-Event-ID` header (browsers send it on reconnect) or
+ * `?last_event_id=`. A client that stops reading (more than 4 MiB unsent) is disconnected; it
+ * reconnects with its last id and misses nothing still in the server's buffer.
+ */
+
+const MAX_BUFFERED = 4 * 1024 * 1024
+const HEARTBEAT_MS = 15_000
+
+export function streamRoutes(router: Router, ctx: ServerContext): void {
+  router.add('GET', '/events/stream', async (req, res) => {
+    const filter = filterFromQuery(req.query)
+    const last = (req.raw.headers['last-event-id'] as string | undefined) ?? req.query.get('last_event_id') ?? undefined
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    })
+    res.write('retry: 1000\n\n')
+    ctx.metrics.streamClients++
+    let closed = false
+    const send = (e: Event): void => {
+      if (closed) return
+      if (res.writableLength > MAX_BUFFERED) {
+        closed = true
+        res.destroy()
+        return
+      }
+      res.write(`id: ${e.event_id}\nevent: event\ndata: ${eventToJson(e, '_id')}\n\n`)
+    }
+    let unsubscribe: (() => void) | undefined
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS)
+    heartbeat.unref()
+    const cleanup = (): void => {
+      closed = true
+      clearInterval(heartbeat)
+      unsubscribe?.()
+      ctx.metrics.streamClients--
+    }
+    req.raw.on('close', cleanup)
+    unsubscribe = await ctx.live.subscribe(filter, send, last || undefined)
+    if (closed) unsubscribe()
+    else res.write(': live\n\n')
+  })
+}
+
+/** WebSocket upgrades for `/events/ws`. Messages are `{"type":"event","event":{...}}` (`_id` form). */
+export function createWebSocketHandler(ctx: ServerContext, authorize: (req: IncomingMessage, path: string, query: URLSearchParams) => void) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    if (url.pathname !== '/events/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n')
+      return
+    }
+    let filter
+    try {
+      authorize(req, url.pathname, url.searchParams)
+      filter = filterFromQuery(url.searchParams)
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 400
+      const body = err instanceof HttpError ? JSON.stringify(err.body) : '{"detail":"Bad Request"}'
+      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Unprocessable Entity'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+      return
+    }
+    const last = url.searchParams.get('last_event_id') ?? undefined
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      ctx.metrics.streamClients++
+      let unsubscribe: (() => void) | undefined
+      let open = true
+      const send = (e: Event): void => {
+        if (!open) return
+        if (ws.bufferedAmount > MAX_BUFFERED) {
+          open = false
+          ws.terminate()
+          return
+        }
+        ws.send(`{"type":"event","event":${eventToJson(e, '_id')}}`)
+      }
+      const alive = setInterval(() => ws.ping(), HEARTBEAT_MS)
+      alive.unref()
+      ws.on('close', () => {
+        open = false
+        clearInterval(alive)
+        unsubscribe?.()
+        ctx.metrics.streamClients--
+      })
+      ws.on('error', () => ws.terminate())
+      void ctx.live.subscribe(filter, send, last).then((u) => {
+        unsubscribe = u
+        if (!open) u()
+        else ws.send('{"type":"live"}')
+      })
+    })
+  }
+  return { onUpgrade, close: () => new Promise<void>((resolve) => wss.close(() => resolve())) }
+}

@@ -1,0 +1,272 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ConfigError, EventValidationError, QueryRefusedError, StoreUnavailableError } from '../../src/errors.js'
+import { createLoggerCore, type EventLoggerOptions } from '../../src/logger/create.js'
+import type { LoggerCore } from '../../src/logger/logger.js'
+import { FileStore } from '../../src/stores/file.js'
+import { MongoStore } from '../../src/stores/mongo.js'
+import type { ManagedStore } from '../../src/stores/types.js'
+import { newUlid } from '../../src/event/ulid.js'
+import type { MadsciWarning } from '../../src/warnings.js'
+import type { ServerContext } from './context.js'
+import { corsHeaders, RateLimiter, TokenAuth } from './guard.js'
+import { detail, HttpError, readBody, type Request, Router, sendJson } from './http.js'
+import { LiveHub } from './live.js'
+import { Metrics } from './metrics.js'
+import { Retention } from './retention.js'
+import { adminRoutes } from './routes-admin.js'
+import { eventRoutes } from './routes-events.js'
+import { createWebSocketHandler, streamRoutes } from './routes-stream.js'
+import { describeStore, loadSettings, type ServerSettings } from './settings.js'
+import { VERSION } from './version.js'
+
+/**
+ * `createServer(options)`: MADSci's Event Manager HTTP API in Node, over the same pipeline and
+ * stores as the logger (MongoDB when a database URL is set, otherwise the embedded file store).
+ */
+
+export interface ServerOptions {
+  /** Settings over the environment's (`EVENT_*`, as MADSci). */
+  settings?: Partial<ServerSettings>
+  env?: NodeJS.ProcessEnv
+  /** A store of your own instead of MongoDB / the file store. */
+  store?: ManagedStore
+  /** In-process consumers of every ingested event (notifier dispatchers, analyzers). */
+  consumers?: EventLoggerOptions['consumers']
+  /** Extra routes (the analysis and viewer modules register theirs here). */
+  plugins?: Array<(router: Router, ctx: ServerContext) => void>
+  /** Degraded-mode notices. Default: stderr, once each. */
+  onWarning?: (w: MadsciWarning) => void
+  /** Unexpected errors (a 500, a failed background pass). Default: stderr. */
+  onError?: (err: Error, where: string) => void
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
+
+export class MadsciServer {
+  readonly settings: ServerSettings
+  readonly store: ManagedStore
+  readonly context: ServerContext
+  readonly #router = new Router()
+  readonly #auth: TokenAuth
+  readonly #limiter: RateLimiter
+  readonly #server: Server
+  readonly #ws: ReturnType<typeof createWebSocketHandler>
+  readonly #onError: (err: Error, where: string) => void
+  #inFlight = 0
+  #drained: (() => void) | undefined
+  #closing: Promise<void> | undefined
+  #started = false
+
+  constructor(options: ServerOptions = {}) {
+    const env = options.env ?? process.env
+    this.settings = loadSettings(options.settings, env)
+    const s = this.settings
+    const warned = new Set<string>()
+    const onWarning = options.onWarning ?? ((w: MadsciWarning) => {
+      if (warned.has(w.code)) return
+      warned.add(w.code)
+      process.stderr.write(`madsci-events server warning ${w.code}: ${w.message}\n`)
+    })
+    this.#onError = options.onError ?? ((err, where) => process.stderr.write(`madsci-events server error (${where}): ${err.stack ?? err.message}\n`))
+    this.store =
+      options.store ??
+      (s.document_db_url
+        ? new MongoStore(s.document_db_url, { database: s.database_name, collection: s.collection_name, onWarning })
+        : new FileStore(s.data_file, { maxFiles: 0, maxBytes: 64 * 1024 * 1024 }))
+    const { core } = createLoggerCore({
+      sinks: [this.store],
+      spool: false,
+      level: 0,
+      // Group commit: requests arriving together share a batch; one arriving alone waits ~1 ms.
+      batch: { flushIntervalMs: 1, maxEvents: 1000, maxInFlight: 4 },
+      queue: { maxEvents: 100_000, maxBytes: 256 * 1024 * 1024 },
+      overflow: 'drop-newest',
+      consumers: options.consumers,
+      saveOnExit: false,
+      otel: false,
+      env: {},
+      onWarning,
+    })
+    const live = new LiveHub(this.store, {
+      capacity: s.live_buffer_events,
+      pollIntervalMs: s.live_poll_interval_ms,
+      onWarning,
+      onError: (err) => this.#onError(err, 'live stream'),
+    })
+    core.pipeline.on('event', (e) => live.publish(e))
+    this.context = {
+      settings: s,
+      store: this.store,
+      core,
+      pipeline: core.pipeline,
+      live,
+      retention: new Retention(this.store, s, (err) => this.#onError(err, 'retention')),
+      metrics: new Metrics(),
+      ownership: { manager_id: s.manager_id },
+      version: VERSION,
+      extraMetrics: [],
+    }
+    this.#auth = new TokenAuth(s.auth_token)
+    this.#limiter = new RateLimiter(s)
+    eventRoutes(this.#router, this.context)
+    streamRoutes(this.#router, this.context)
+    adminRoutes(this.#router, this.context)
+    for (const plugin of options.plugins ?? []) plugin(this.#router, this.context)
+    this.#server = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res))
+    this.#ws = createWebSocketHandler(this.context, (req, path, query) => this.#auth.check(req, path, query))
+    this.#server.on('upgrade', this.#ws.onUpgrade)
+  }
+
+  /** The logger core the server ingests through (stats, flush). */
+  get core(): LoggerCore {
+    return this.context.core
+  }
+
+  /** The routes served, for documentation and tests. */
+  get routes(): Array<{ method: string; path: string }> {
+    return this.#router.routes
+  }
+
+  /** The Node request listener, to mount the API in an existing HTTP server. */
+  readonly handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now()
+    this.#inFlight++
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 200)) || newUlid()
+    res.setHeader('x-request-id', requestId)
+    res.setHeader('x-madsci-events', `${VERSION}; batch; stream`)
+    let route = 'unmatched'
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    try {
+      for (const [k, v] of Object.entries(corsHeaders(this.settings.cors_origins, req))) res.setHeader(k, v)
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204)
+        res.end()
+        return
+      }
+      try {
+        this.#auth.check(req, url.pathname, url.searchParams)
+      } catch (err) {
+        this.context.metrics.authFailures++
+        throw err
+      }
+      const ip = req.socket.remoteAddress ?? 'unknown'
+      let rateHeaders: Record<string, string>
+      try {
+        rateHeaders = this.#limiter.hit(ip)
+      } catch (err) {
+        this.context.metrics.rateLimited++
+        throw err
+      }
+      for (const [k, v] of Object.entries(rateHeaders)) res.setHeader(k, v)
+      const m = this.#router.match(req.method ?? 'GET', url.pathname)
+      route = m.route
+      const limit = this.settings.max_body_bytes
+      let body: Promise<Buffer> | undefined
+      const request: Request = {
+        raw: req,
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        params: m.params,
+        requestId,
+        ip,
+        body: () => (body ??= readBody(req, limit)),
+      }
+      await m.handler(request, res)
+    } catch (err) {
+      this.#fail(err, req, res)
+    } finally {
+      this.context.metrics.request(req.method ?? 'GET', route, res.statusCode, (performance.now() - started) / 1000)
+      this.#inFlight--
+      if (this.#inFlight === 0) this.#drained?.()
+    }
+  }
+
+  #fail(err: unknown, req: IncomingMessage, res: ServerResponse): void {
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    if (err instanceof HttpError) return sendJson(res, err.status, err.body, err.headers)
+    if (err instanceof EventValidationError) return sendJson(res, 422, err.toFastApiDetail('body'))
+    if (err instanceof QueryRefusedError) return sendJson(res, 400, { detail: err.message })
+    if (err instanceof StoreUnavailableError) {
+      const e = detail(503, `The database is unavailable: ${err.message}`, { 'retry-after': '5' })
+      return sendJson(res, e.status, e.body, e.headers)
+    }
+    this.#onError(err as Error, `${req.method} ${req.url}`)
+    // As FastAPI: an unexpected exception is a plain-text 500.
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+    res.end('Internal Server Error')
+  }
+
+  /**
+   * Listen. Default host and port from `server_url` (`http://localhost:8001`). A non-loopback
+   * address requires a token unless `auth_disabled` is set.
+   */
+  async listen(port?: number, host?: string): Promise<{ url: string; port: number; host: string }> {
+    const u = new URL(this.settings.server_url)
+    const h = host ?? (u.hostname === 'localhost' ? '127.0.0.1' : u.hostname.replace(/^\[|\]$/g, ''))
+    const p = port ?? Number(u.port || 8001)
+    if (!LOOPBACK.has(h) && !this.#auth.enabled && !this.settings.auth_disabled) {
+      throw new ConfigError('auth_token', `listening on ${h} (not loopback) needs a token: set EVENT_SERVER_TOKEN, or EVENT_AUTH_DISABLED=true to serve without authentication on purpose`)
+    }
+    await this.#startBackground()
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject)
+      this.#server.listen(p, h, () => {
+        this.#server.off('error', reject)
+        resolve()
+      })
+    })
+    const addr = this.#server.address() as AddressInfo
+    const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+    return { url: `http://${shownHost}:${addr.port}`, port: addr.port, host: addr.address }
+  }
+
+  async #startBackground(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    try {
+      await this.store.open()
+    } catch (err) {
+      // Serve anyway: /health says the database is down, writes queue and answer 503.
+      this.#onError(err as Error, 'store open')
+    }
+    await this.context.live.start()
+    await this.context.retention.start()
+  }
+
+  /** A one-line description of where events are stored. */
+  describe(): string {
+    return describeStore(this.settings)
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let requests in flight finish (up to `timeoutMs`), end live
+   * streams, flush the pipeline and close the store.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      const timeoutMs = options.timeoutMs ?? 10_000
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
+      this.#server.closeIdleConnections()
+      await this.context.live.close()
+      await this.#ws.close()
+      if (this.#inFlight > 0) {
+        await Promise.race([new Promise<void>((r) => (this.#drained = r)), new Promise<void>((r) => setTimeout(r, timeoutMs).unref())])
+      }
+      this.#server.closeAllConnections()
+      await closed
+      await this.context.retention.stop()
+      await this.context.core.close({ timeoutMs })
+    })()
+    return this.#closing
+  }
+}
+
+/** Create a server (not yet listening): `const s = createServer(); await s.listen()`. */
+export function createServer(options?: ServerOptions): MadsciServer {
+  return new MadsciServer(options)
+}
