@@ -321,7 +321,8 @@ function getJson(url, timeoutMs = 2000) {
 // Starts exactly what `python -m madsci.event_manager.event_server` starts (EventManager().run_server(),
 // settings from the environment), plus a watchdog thread that sends SIGTERM to itself (uvicorn's
 // graceful shutdown) when the parent Node process has gone away, and then removes its working
-// directory (which the parent can no longer do).
+// directory (which the parent can no longer do). uvicorn re-raises the SIGTERM it caught once it
+// has shut down; the handler installed here turns that into a normal exit so atexit hooks run.
 const BOOTSTRAP = `
 import atexit, os, shutil, signal, threading, time
 _parent = int(os.environ.pop("MADSCI_PEER_PARENT_PID", "0") or 0)
@@ -337,6 +338,10 @@ def _watch_parent():
 def _cleanup():
     if _orphaned:
         shutil.rmtree(os.getcwd(), ignore_errors=True)
+def _exit_on_term(signum, frame):
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally so atexit hooks run.
+    raise SystemExit(0)
+signal.signal(signal.SIGTERM, _exit_on_term)
 if _parent:
     atexit.register(_cleanup)
     threading.Thread(target=_watch_parent, name="madsci-peer-parent-watch", daemon=True).start()
