@@ -62,6 +62,8 @@ export function validateTransportOptions(options: unknown): MadsciTransportOptio
   if (options === undefined || options === null) return {}
   if (typeof options !== 'object' || Array.isArray(options)) throw new ConfigError('options', 'transport options must be an object')
   for (const key of Object.keys(options)) {
+    // Keys pino itself adds to every transport's options.
+    if (key.startsWith('$') || key === 'pinoWillSendConfig') continue
     if (!KNOWN.has(key)) throw new ConfigError(key, `unknown transport option; known options are ${[...KNOWN].join(', ')}`)
   }
   const o = options as MadsciTransportOptions
@@ -89,16 +91,22 @@ export default async function madsciTransport(rawOptions?: MadsciTransportOption
     source: options.source,
     // The transport has its own level filter; the core's level applies to logger calls only.
     level: 0,
-    // pino's own exit handling drives close(); no second exit hook in the worker.
     saveOnExit: true,
+  }
+  // Without a spool, overflow blocks: the worker stops reading and pino buffers upstream, so a
+  // burst is delivered late rather than dropped.
+  if (options.overflow === undefined && options.spool === undefined && !process.env.EVENT_CLIENT_SPOOL_DIR && !options.mongodb && !options.eventManager && !process.env.EVENT_SERVER_URL && !process.env.EVENT_DB_URL) {
+    loggerOptions.overflow = 'block'
   }
   // Throws ConfigError for bad options: pino reports it on the main thread.
   const { core, source } = createLoggerCore(loggerOptions)
   const minLevel = options.minLevel === undefined ? 0 : (parseLevel(options.minLevel, { aliases: true }) as number)
   const keepPinoFields = options.keepPinoFields !== false
   const closeTimeoutMs = options.closeTimeoutMs ?? 8000
-  const block = options.overflow === 'block'
-  const pino = (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | undefined)?.workerData
+  const block = loggerOptions.overflow === 'block'
+  const pinoWillSendConfig =
+    (rawOptions as { pinoWillSendConfig?: boolean } | undefined)?.pinoWillSendConfig === true ||
+    (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | undefined)?.workerData?.pinoWillSendConfig === true
 
   return build(
     async (stream) => {
@@ -121,9 +129,12 @@ export default async function madsciTransport(rawOptions?: MadsciTransportOption
       }
     },
     {
-      expectPinoConfig: pino?.pinoWillSendConfig === true,
+      expectPinoConfig: pinoWillSendConfig,
       async close() {
-        const before = core.pipeline.stats()
+        const deadline = Date.now() + closeTimeoutMs
+        // Deliver what is queued first (most of the window), so the totals below are final.
+        await core.pipeline.flush({ timeoutMs: Math.max(0, Math.floor(closeTimeoutMs * 0.8)) }).catch(() => undefined)
+        const totals = core.pipeline.stats()
         // The totals, as a MADSci event (DEBUG) delivered with the last batch.
         core.pipeline.push(
           new LoggedEvent(
@@ -137,20 +148,20 @@ export default async function madsciTransport(rawOptions?: MadsciTransportOption
               message: 'madsci-events pino transport closing',
               madsci_events: {
                 kind: 'transport_summary',
-                accepted: before.accepted,
-                delivered: before.delivered,
-                retried: before.retried,
-                failed: before.failed,
-                spooled: before.spooled,
-                replayed: before.replayed,
-                dropped: before.dropped,
+                accepted: totals.accepted,
+                delivered: totals.delivered,
+                retried: totals.retried,
+                failed: totals.failed,
+                spooled: totals.spooled,
+                replayed: totals.replayed,
+                dropped: totals.dropped,
               },
             }),
             null,
             null,
           ),
         )
-        const report = await core.close({ timeoutMs: closeTimeoutMs })
+        const report = await core.close({ timeoutMs: Math.max(100, deadline - Date.now()) })
         if (report.spooled > 0 || report.lost > 0) {
           process.stderr.write(
             `madsci-events transport: closed with ${report.spooled} event(s) spooled for the next start and ${report.lost} lost (${report.delivered} delivered)\n`,

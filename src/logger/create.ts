@@ -227,7 +227,21 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
   const { sinks, reader, network } = resolveSinks(options, env, onWarning)
   const delivery = resolveDelivery(options, env)
   const spool = resolveSpool(options, env, network)
-  const pipeline = new Pipeline({ sinks, delivery, spool: spool ?? false, source, timestampMode, saveOnExit: options.saveOnExit })
+  // The file sink is local disk, fast but bursty under a flood of calls: a deeper memory queue and
+  // `block` (accept up to 4× before dropping) instead of dropping at 10 000, unless configured.
+  const fileDefaults: Partial<DeliveryOptions> = {}
+  if (options.queue?.maxEvents === undefined) fileDefaults.maxQueueEvents = 100_000
+  if (options.queue?.maxBytes === undefined) fileDefaults.maxQueueBytes = 64 * 1024 * 1024
+  if (delivery.overflow === undefined) fileDefaults.overflow = 'block'
+  const pipeline = new Pipeline({
+    sinks,
+    delivery,
+    deliveryBySink: { file: fileDefaults },
+    spool: spool ?? false,
+    source,
+    timestampMode,
+    saveOnExit: options.saveOnExit,
+  })
   const consumers = options.consumers ?? []
   for (const c of consumers) pipeline.addConsumer(c)
 

@@ -1,0 +1,187 @@
+import { envMongoUrl, envValue } from '../../src/config/env.js'
+import { LEVEL_NAMES, parseLevel } from '../../src/event/levels.js'
+import type { Event } from '../../src/event/model.js'
+import { parseEvent } from '../../src/event/validate.js'
+import { FileStore } from '../../src/stores/file.js'
+import { MongoStore } from '../../src/stores/mongo.js'
+import type { ManagedStore } from '../../src/stores/types.js'
+import { handleShutdown } from '../../src/pipeline/shutdown.js'
+import { createBackup, restoreBackup } from '../server/backup.js'
+import { createServer } from '../server/server.js'
+import { loadSettings } from '../server/settings.js'
+
+type Values = Record<string, string | boolean | undefined>
+type Options = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: false }>
+
+export interface Command {
+  usage: string
+  options: Options
+  run(values: Values, positionals: string[]): Promise<number>
+}
+
+const help = { help: { type: 'boolean' as const, short: 'h' } }
+
+/** The store a command reads or writes: `--db-url`, `--file`, else the server settings' (env). */
+export function storeFrom(values: Values): ManagedStore {
+  const settings = loadSettings()
+  const dbUrl = (values['db-url'] as string | undefined) ?? (values.file ? undefined : (envMongoUrl(process.env)?.url ?? undefined))
+  if (dbUrl) return new MongoStore(dbUrl, { database: (values.database as string | undefined) ?? settings.database_name, collection: settings.collection_name, onWarning: () => {} })
+  return new FileStore((values.file as string | undefined) ?? settings.data_file, { maxFiles: 0 })
+}
+
+function formatLine(e: Event): string {
+  const name = LEVEL_NAMES[e.log_level] ?? String(e.log_level)
+  const color = e.log_level >= 40 ? '\x1b[31m' : e.log_level >= 30 ? '\x1b[33m' : e.log_level >= 20 ? '\x1b[36m' : '\x1b[90m'
+  const tty = process.stdout.isTTY
+  const data = e.event_data as Record<string, unknown> | string
+  const message = typeof data === 'object' && data && 'message' in data ? String(data.message) : JSON.stringify(data)
+  const source = Object.entries(e.source)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')
+  const level = tty ? `${color}${name.padEnd(8)}\x1b[0m` : name.padEnd(8)
+  return `${e.event_timestamp} ${level} ${e.alert ? '[ALERT] ' : ''}${e.event_type} ${message}${source ? `  (${source})` : ''}`
+}
+
+export const commands: Record<string, Command> = {
+  serve: {
+    usage: `madsci-events serve [--port N] [--host H] [--db-url URL] [--database NAME]
+
+Serves MADSci's Event Manager API (and live streaming, batch ingest, export, metrics) on
+EVENT_SERVER_URL's host and port (default http://localhost:8001). Stores in MongoDB when a
+database URL is given (--db-url or EVENT_DB_URL), otherwise in an embedded file store.`,
+    options: { ...help, port: { type: 'string', short: 'p' }, host: { type: 'string' }, 'db-url': { type: 'string' }, database: { type: 'string' } },
+    async run(values) {
+      const settings: Record<string, unknown> = {}
+      if (values['db-url']) settings.document_db_url = values['db-url']
+      if (values.database) settings.database_name = values.database
+      const server = createServer({ settings })
+      const port = values.port !== undefined ? Number(values.port) : undefined
+      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
+        process.stderr.write(`madsci-events serve: --port must be a port number, got ${JSON.stringify(values.port)}\n`)
+        return 2
+      }
+      const { url } = await server.listen(port, values.host as string | undefined)
+      process.stdout.write(`madsci-events server at ${url} — storing in ${server.describe()}; API docs at ${url}/docs\n`)
+      handleShutdown({ flush: () => server.core.flush(), close: async (o) => { await server.close(o); return { delivered: 0, spooled: 0, lost: 0, timedOut: false } } })
+      return undefined as unknown as number
+    },
+  },
+
+  tail: {
+    usage: `madsci-events tail [--url URL] [--min-level LEVEL] [--type T1,T2] [--json] [--token T]
+
+Prints events as they arrive. Uses the live stream of a madsci-events server; polls GET /events
+on a Python Event Manager. URL defaults to EVENT_SERVER_URL, then http://localhost:8001.`,
+    options: { ...help, url: { type: 'string' }, 'min-level': { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' }, token: { type: 'string' } },
+    async run(values) {
+      const base = ((values.url as string | undefined) ?? envValue(process.env, 'EVENT_SERVER_URL') ?? 'http://localhost:8001').replace(/\/?$/, '/')
+      const token = (values.token as string | undefined) ?? envValue(process.env, 'EVENT_SERVER_TOKEN')
+      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+      const minLevel = values['min-level'] ? parseLevel(values['min-level'] as string, { aliases: true }) : 0
+      if (minLevel === undefined) {
+        process.stderr.write('madsci-events tail: --min-level must be a level name or number\n')
+        return 2
+      }
+      const print = (e: Event): void => {
+        process.stdout.write((values.json ? JSON.stringify(e) : formatLine(e)) + '\n')
+      }
+      const health = await fetch(new URL('health', base), { headers })
+      const ours = (health.headers.get('x-madsci-events') ?? '').includes('stream')
+      if (ours) {
+        const q = new URLSearchParams({ min_level: String(minLevel) })
+        if (values.type) q.set('event_type', values.type as string)
+        let last: string | undefined
+        for (;;) {
+          try {
+            const res = await fetch(new URL(`events/stream?${q}`, base), { headers: { ...headers, ...(last ? { 'last-event-id': last } : {}) } })
+            if (!res.ok || !res.body) throw new Error(`the stream answered ${res.status}`)
+            const decoder = new TextDecoder()
+            let buf = ''
+            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+              buf += decoder.decode(chunk, { stream: true })
+              let i
+              while ((i = buf.indexOf('\n\n')) !== -1) {
+                const frame = buf.slice(0, i)
+                buf = buf.slice(i + 2)
+                const data = frame.split('\n').find((l) => l.startsWith('data: '))
+                const id = frame.split('\n').find((l) => l.startsWith('id: '))
+                if (id) last = id.slice(4)
+                if (data) print(parseEvent(JSON.parse(data.slice(6))))
+              }
+            }
+          } catch (err) {
+            process.stderr.write(`madsci-events tail: ${(err as Error).message}; reconnecting\n`)
+          }
+          await new Promise((r) => setTimeout(r, 1000))
+        }
+      }
+      // A Python Event Manager: poll the newest events.
+      const seen = new Set<string>()
+      let first = true
+      for (;;) {
+        const res = await fetch(new URL(`events?number=100&level=${minLevel}`, base), { headers })
+        if (res.ok) {
+          const events = Object.values((await res.json()) as Record<string, unknown>).map((e) => parseEvent(e)).reverse()
+          for (const e of events) {
+            if (seen.has(e.event_id)) continue
+            seen.add(e.event_id)
+            const types = (values.type as string | undefined)?.split(',')
+            if (!first && (!types || types.includes(e.event_type))) print(e)
+          }
+          first = false
+        }
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    },
+  },
+
+  backup: {
+    usage: `madsci-events backup [--db-url URL | --file PATH] [--dir DIR] [--description TEXT]
+
+Writes a restorable NDJSON dump (the layout of POST /backup) into DIR (default EVENT_BACKUP_DIR).`,
+    options: { ...help, 'db-url': { type: 'string' }, file: { type: 'string' }, database: { type: 'string' }, dir: { type: 'string' }, description: { type: 'string' } },
+    async run(values) {
+      const settings = loadSettings()
+      const store = storeFrom(values)
+      try {
+        const path = await createBackup(store, {
+          backupDir: (values.dir as string | undefined) ?? settings.backup_dir,
+          database: (values.database as string | undefined) ?? settings.database_name,
+          description: values.description as string | undefined,
+          maxCount: settings.backup_max_count,
+        })
+        process.stdout.write(`${path}\n`)
+        return 0
+      } finally {
+        await store.close()
+      }
+    },
+  },
+
+  restore: {
+    usage: `madsci-events restore <backup-dir> [--db-url URL | --file PATH]
+
+Loads a backup made by POST /backup or \`madsci-events backup\` into a store. Idempotent: events
+already there (same id) are left as they are.`,
+    options: { ...help, 'db-url': { type: 'string' }, file: { type: 'string' }, database: { type: 'string' } },
+    async run(values, positionals) {
+      if (positionals.length !== 1) {
+        process.stderr.write('madsci-events restore: give exactly one backup directory\n')
+        return 2
+      }
+      const store = storeFrom(values)
+      try {
+        const n = await restoreBackup(store, positionals[0], {
+          onProgress: (k) => {
+            if (process.stderr.isTTY) process.stderr.write(`\rrestored ${k} events`)
+          },
+        })
+        if (process.stderr.isTTY) process.stderr.write('\n')
+        process.stdout.write(`restored ${n} events from ${positionals[0]}\n`)
+        return 0
+      } finally {
+        await store.close()
+      }
+    },
+  },
+}
