@@ -5,6 +5,7 @@ import { isTimestampProblem, parseTimestamp } from '../../src/event/timestamp.js
 import { safeParseEvent } from '../../src/event/validate.js'
 import { validateSelector } from '../../src/stores/selector.js'
 import type { ServerContext } from './context.js'
+import { parsePythonLiteral } from './python-literal.js'
 import { detail, HttpError, parseJson, pythonIsoformat, QueryParser, type Router, sendJson, validationError } from './http.js'
 
 /**
@@ -111,7 +112,12 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
       try {
         selector = JSON.parse(fromQuery)
       } catch {
-        throw validationError([{ type: 'json_invalid', loc: ['query', 'selector'], msg: 'JSON decode error', input: fromQuery }])
+        try {
+          // What the Python client actually sends: str() of a dict.
+          selector = parsePythonLiteral(fromQuery)
+        } catch {
+          throw validationError([{ type: 'json_invalid', loc: ['query', 'selector'], msg: 'Expected a JSON object or a Python dict literal', input: fromQuery }])
+        }
       }
     } else selector = parseJson(raw)
     let events: Event[]

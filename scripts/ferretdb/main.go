@@ -69,6 +69,19 @@ func main() {
 		close(done)
 	}()
 
+	// Stop when the process that started us is gone (a test runner killed with SIGKILL would
+	// otherwise leave us running): our parent pid changes when we are re-parented.
+	if parent := os.Getppid(); parent > 1 {
+		go func() {
+			for range time.Tick(500 * time.Millisecond) {
+				if os.Getppid() != parent {
+					stop()
+					return
+				}
+			}
+		}()
+	}
+
 	// Announce readiness once the port accepts connections.
 	for i := 0; i < 600; i++ {
 		conn, err := net.DialTimeout("tcp", *addr, 100*time.Millisecond)

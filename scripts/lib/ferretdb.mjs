@@ -135,6 +135,8 @@ export async function startFerretDB({ binary, port, dataDir, timeoutMs = 30_000 
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
+        // Let the output streams drain so the message shows why.
+        await new Promise((r) => (child.stdout.readableEnded && child.stderr.readableEnded ? r() : child.once('close', r)))
         throw new Error(`FerretDB exited at start (code ${child.exitCode}, signal ${child.signalCode}) on port ${port}:\n${output.split('\n').slice(-20).join('\n')}`)
       }
       if (await wirePing(port)) return
@@ -159,9 +161,17 @@ export async function startFerretDB({ binary, port, dataDir, timeoutMs = 30_000 
       c.kill(signal)
       await waitExit(c)
     },
-    /** Start again on the same port and data directory (after `kill`). */
+    /** Start again on the same port and data directory (after `kill`); retried briefly if the port is not free yet. */
     async restart() {
-      await launch()
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await launch()
+          return
+        } catch (err) {
+          if (attempt >= 5) throw err
+          await new Promise((r) => setTimeout(r, 200 * attempt))
+        }
+      }
     },
     async stop() {
       const c = child
