@@ -1,0 +1,105 @@
+import { envNested } from '../config/env.js'
+import { ConfigError } from '../errors.js'
+import { EMAIL_FIELDS, type EmailNotifierOptions, type EmailSettings } from './email.js'
+import type { AlertOptions } from './options.js'
+import { resolveAlertLevel } from './options.js'
+
+/**
+ * Alert options from MADSci's environment variables, read as pydantic-settings reads them
+ * (names case-insensitive, the string `null` meaning unset):
+ *
+ * - `EVENT_ALERT_LEVEL`: a level number or name (`40`, `ERROR`, `EventLogLevel.ERROR`);
+ * - `EVENT_EMAIL_ALERTS`: a JSON object of `EmailAlertsConfig` fields, and/or nested variables
+ *   `EVENT_EMAIL_ALERTS__SMTP_SERVER`, `…__SMTP_PORT`, `…__EMAIL_ADDRESSES` (a JSON list), which
+ *   override the JSON's fields. `EVENT_EMAIL_ALERTS=null` turns email off even with nested ones.
+ *
+ * A bad value fails with a `ConfigError` naming the variable and what it accepts.
+ */
+export function alertOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AlertOptions {
+  const out: AlertOptions = {}
+  const level = lookup(env, 'EVENT_ALERT_LEVEL')
+  if (level !== undefined && level !== '' && level.toLowerCase() !== 'null') out.alertLevel = resolveAlertLevel(level, 'EVENT_ALERT_LEVEL')
+  const email = emailAlertsFromEnv(env)
+  if (email) out.notifiers = [{ type: 'email', ...email }]
+  return out
+}
+
+function lookup(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  if (env[name] !== undefined) return env[name]
+  const upper = name.toUpperCase()
+  for (const k of Object.keys(env)) if (k.toUpperCase() === upper) return env[k]
+  return undefined
+}
+
+const BOOL_TRUE = ['1', 'true', 'yes', 'on', 't', 'y']
+const BOOL_FALSE = ['0', 'false', 'no', 'off', 'f', 'n']
+
+/** pydantic's lax coercion of one field from a string (nested variables) or JSON value. */
+function coerce(field: keyof EmailSettings, value: unknown, variable: string): unknown {
+  if (typeof value !== 'string') return value
+  switch (field) {
+    case 'smtp_port':
+    case 'max_connections':
+    case 'connection_timeout_ms':
+    case 'greeting_timeout_ms':
+    case 'socket_timeout_ms':
+      return /^\s*\d+\s*$/.test(value) ? Number(value) : value
+    case 'use_tls':
+    case 'smtp_secure':
+    case 'tls_reject_unauthorized':
+    case 'per_recipient':
+    case 'html': {
+      const s = value.trim().toLowerCase()
+      if (BOOL_TRUE.includes(s)) return true
+      if (BOOL_FALSE.includes(s)) return false
+      throw new ConfigError(variable, `${JSON.stringify(value)} is not a boolean; use true or false`)
+    }
+    case 'email_addresses':
+      try {
+        return JSON.parse(value)
+      } catch {
+        throw new ConfigError(variable, `${JSON.stringify(value)} is not a JSON list of addresses such as ["ops@example.org"]`)
+      }
+    case 'smtp_username':
+    case 'smtp_password':
+      return value.toLowerCase() === 'null' ? null : value
+    case 'tls_ca':
+      return value.trim().startsWith('[') ? JSON.parse(value) : value
+    default:
+      return value
+  }
+}
+
+/** `EmailAlertsConfig` (plus our extensions) from `EVENT_EMAIL_ALERTS` and its nested variables; `undefined` when email is off. */
+export function emailAlertsFromEnv(env: NodeJS.ProcessEnv = process.env): EmailNotifierOptions | undefined {
+  const raw = lookup(env, 'EVENT_EMAIL_ALERTS')
+  if (raw !== undefined && raw.trim().toLowerCase() === 'null') return undefined
+  const nested = envNested(env, 'EVENT_EMAIL_ALERTS')
+  let fromJson: Record<string, unknown> = {}
+  if (raw !== undefined && raw.trim() !== '') {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(raw)
+    } catch {
+      parsed = undefined
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError('EVENT_EMAIL_ALERTS', 'must be a JSON object of EmailAlertsConfig fields, e.g. {"smtp_server": "smtp.example.org", "email_addresses": ["ops@example.org"]}')
+    }
+    fromJson = parsed as Record<string, unknown>
+  } else if (Object.keys(nested).length === 0) {
+    return undefined
+  }
+  const accepted = Object.keys(EMAIL_FIELDS).join(', ')
+  const out: Record<string, unknown> = {}
+  const take = (key: string, value: unknown, variable: string): void => {
+    if (!Object.prototype.hasOwnProperty.call(EMAIL_FIELDS, key)) throw new ConfigError(variable, `is not an email alert setting; the accepted ones are ${accepted}`)
+    const field = key as keyof EmailSettings
+    const v = coerce(field, value, variable)
+    out[field] = v === null && field !== 'smtp_username' && field !== 'smtp_password' ? undefined : EMAIL_FIELDS[field](variable, v)
+  }
+  for (const [k, v] of Object.entries(fromJson)) take(k, v, `EVENT_EMAIL_ALERTS.${k}`)
+  for (const [k, v] of Object.entries(nested)) take(k, v, `EVENT_EMAIL_ALERTS__${k.toUpperCase()}`)
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k]
+  return out as EmailNotifierOptions
+}
