@@ -10,6 +10,8 @@ import type { ServerSettings } from './settings.js'
 /** What the route modules share. Built once by `createServer`. */
 export interface ServerContext {
   settings: ServerSettings
+  /** What the environment alone gives (no code overrides): the baseline of `/settings?include_defaults=false`. */
+  settingsBaseline: ServerSettings
   store: ManagedStore
   core: LoggerCore
   pipeline: Pipeline

@@ -118,11 +118,11 @@ export class QueryParser {
   int(name: string, fallback: number, options: { min?: number } = {}): number {
     const v = this.query.get(name)
     if (v === null) return fallback
-    if (!/^\s*[+-]?\d+\s*$/.test(v)) {
+    const n = pydanticInt(v)
+    if (n === undefined) {
       this.issues.push({ type: 'int_parsing', loc: ['query', name], msg: 'Input should be a valid integer, unable to parse string as an integer', input: v })
       return fallback
     }
-    const n = Number(v)
     if (options.min !== undefined && n < options.min) {
       this.issues.push({ type: 'greater_than_equal', loc: ['query', name], msg: `Input should be greater than or equal to ${options.min}`, input: v, ctx: { ge: options.min } })
       return fallback
@@ -161,6 +161,17 @@ export class QueryParser {
   }
 }
 
+/**
+ * An integer from a string as pydantic (lax mode) reads one: surrounding whitespace, a sign, `_`
+ * between digits and a zero fraction (`5.0`) are accepted; `5.5`, `1e3`, `0x10` are not.
+ */
+export function pydanticInt(text: string): number | undefined {
+  const m = /^\s*([+-]?\d(?:_?\d)*)(?:\.0*)?\s*$/.exec(text)
+  if (!m) return undefined
+  const n = Number(m[1].replace(/_/g, ''))
+  return Number.isSafeInteger(n) ? n : undefined
+}
+
 /** Python `datetime.isoformat()` for a pydantic-rendered timestamp (`Z` → `+00:00`). */
 export function pythonIsoformat(text: string): string {
   return text.endsWith('Z') ? `${text.slice(0, -1)}+00:00` : text
@@ -196,7 +207,14 @@ export class Router {
   }
 
   /** The handler for a request, or a 404/405 error. */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string>; route: string } {
+  match(method: string, rawPath: string): { handler: Handler; params: Record<string, string>; route: string } {
+    // Routes match the decoded path, as Starlette's do (`/event/a%2Fb` is `/event/a/b`: no route).
+    let path = rawPath
+    try {
+      path = decodeURIComponent(rawPath)
+    } catch {
+      /* malformed escapes: match the raw path */
+    }
     let pathMatched = false
     for (const r of this.#routes) {
       const m = r.pattern.exec(path)
@@ -205,11 +223,7 @@ export class Router {
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue
       const params: Record<string, string> = {}
       r.keys.forEach((k, i) => {
-        try {
-          params[k] = decodeURIComponent(m[i + 1])
-        } catch {
-          params[k] = m[i + 1]
-        }
+        params[k] = m[i + 1]
       })
       return { handler: r.handler, params, route: r.path }
     }

@@ -2,7 +2,7 @@ import { createBackup, listBackups } from './backup.js'
 import type { ServerContext } from './context.js'
 import { detail, parseJson, QueryParser, type Router, sendJson, validationError } from './http.js'
 import { docsPage, openApiDocument } from './openapi.js'
-import { defaultSettings, settingsForDisplay } from './settings.js'
+import { settingsForDisplay, settingsSchema } from './settings.js'
 
 /** `/health`, `/settings`, `/backup`, `/backup/status`, `/metrics`, `/openapi.json`, `/docs`. */
 export function adminRoutes(router: Router, ctx: ServerContext): void {
@@ -29,24 +29,21 @@ export function adminRoutes(router: Router, ctx: ServerContext): void {
     const includeDefaults = q.bool('include_defaults', true)
     const includeSchema = q.bool('include_schema', false)
     q.check()
-    const body: Record<string, unknown> = { settings: settingsForDisplay(s, { includeDefaults, redactEmail: ctx.redactEmail }) }
+    const body: Record<string, unknown> = { settings: settingsForDisplay(s, { includeDefaults, baseline: ctx.settingsBaseline, redactEmail: ctx.redactEmail }) }
     if (includeSchema) {
-      const properties: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(defaultSettings())) {
-        properties[k] = { title: k.replace(/_/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase()), ...(v === null ? {} : { type: Array.isArray(v) ? 'array' : typeof v === 'number' ? 'number' : typeof v }), default: v }
-      }
-      body.schema = { title: 'EventManagerSettings', type: 'object', properties }
+      body.schema = settingsSchema()
       body.schema_title = 'EventManagerSettings'
     }
     sendJson(res, 200, body)
   })
 
   router.add('POST', '/backup', async (req, res) => {
+    // The body is optional; when present it must be an object (`null` included, as FastAPI).
     const raw = parseJson(await req.body(), false)
-    if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
+    if (raw !== undefined && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) {
       throw validationError([{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: raw }])
     }
-    const description = (raw as { description?: unknown } | null | undefined)?.description
+    const description = (raw as { description?: unknown } | undefined)?.description
     if (description !== undefined && description !== null && typeof description !== 'string') {
       throw validationError([{ type: 'string_type', loc: ['body', 'description'], msg: 'Input should be a valid string', input: description }])
     }

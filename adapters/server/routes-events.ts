@@ -1,4 +1,5 @@
-import { QueryRefusedError, StoreRejectedError, StoreUnavailableError } from '../../src/errors.js'
+import { QueryRefusedError, StoreRejectedError, StoreUnavailableError, type ValidationIssue } from '../../src/errors.js'
+import { parseLevel } from '../../src/event/levels.js'
 import type { Event } from '../../src/event/model.js'
 import { eventToJson } from '../../src/event/serialize.js'
 import { isTimestampProblem, parseTimestamp } from '../../src/event/timestamp.js'
@@ -6,7 +7,7 @@ import { safeParseEvent } from '../../src/event/validate.js'
 import { validateSelector } from '../../src/stores/selector.js'
 import type { ServerContext } from './context.js'
 import { parsePythonLiteral } from './python-literal.js'
-import { detail, HttpError, parseJson, pythonIsoformat, QueryParser, type Router, sendJson, validationError } from './http.js'
+import { detail, HttpError, parseJson, pydanticInt, pythonIsoformat, QueryParser, type Router, sendJson, validationError } from './http.js'
 
 /**
  * The event routes of MADSci's Event Manager (SPEC §2.1-2.7), same paths, parameters, bodies,
@@ -89,16 +90,15 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
 
   router.add('GET', '/events', async (req, res) => {
     const q = new QueryParser(req.query)
-    const number = q.int('number', 100)
-    const offset = q.int('offset', 0)
-    let level = 0
-    const rawLevel = q.str('level')
-    if (rawLevel !== undefined) level = /^[+-]?\d+$/.test(rawLevel.trim()) ? Number(rawLevel) : (levelByName(rawLevel) ?? q.int('level', 0))
+    // MongoDB's limit(): 0 is no limit, a negative n is |n| (MADSci passes `number` straight through).
+    const number = Math.abs(q.int('number', 100))
+    // MADSci answers a negative offset with a plain-text 500 (a database error); we say what is wrong.
+    const offset = q.int('offset', 0, { min: 0 })
+    const level = queryLevel(q)
     const startTime = q.datetime('start_time')
     const endTime = q.datetime('end_time')
     const includeArchived = q.bool('include_archived', false)
     q.check()
-    if (offset < 0) throw detail(422, 'offset must be ≥ 0')
     const events = await ctx.store.getEvents({ number, offset, level, startTime, endTime, includeArchived })
     sendJson(res, 200, eventMap(events))
   })
@@ -125,19 +125,30 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
       events = await ctx.store.queryEvents(validateSelector(selector) as Record<string, unknown>)
     } catch (err) {
       if (err instanceof QueryRefusedError) throw detail(400, err.message)
+      // MADSci lets the database error become a plain-text 500; a bad selector is the caller's error.
+      const bad = selectorProblem(err)
+      if (bad) throw detail(400, `Invalid selector: ${bad}`)
       throw err
     }
     sendJson(res, 200, eventMap(events))
   })
 
   router.add('POST', '/events/archive', async (req, res) => {
-    const body = (parseJson(await req.body(), false) ?? {}) as Record<string, unknown>
-    if (typeof body !== 'object' || Array.isArray(body)) throw validationError([{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body }])
-    const issues = []
+    // ArchiveEventsRequest, validated as pydantic (lax mode) does.
+    const body = parseJson(await req.body()) as Record<string, unknown>
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw validationError([{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body }])
+    }
+    const issues: ValidationIssue[] = []
     let eventIds: string[] | undefined
     if (body.event_ids !== undefined && body.event_ids !== null) {
-      if (!Array.isArray(body.event_ids) || body.event_ids.some((x) => typeof x !== 'string')) issues.push({ type: 'list_type', loc: ['body', 'event_ids'], msg: 'Input should be a valid list of strings', input: body.event_ids })
-      else eventIds = body.event_ids as string[]
+      if (!Array.isArray(body.event_ids)) issues.push({ type: 'list_type', loc: ['body', 'event_ids'], msg: 'Input should be a valid list', input: body.event_ids })
+      else {
+        body.event_ids.forEach((x, i) => {
+          if (typeof x !== 'string') issues.push({ type: 'string_type', loc: ['body', 'event_ids', i], msg: 'Input should be a valid string', input: x })
+        })
+        eventIds = body.event_ids as string[]
+      }
     }
     let beforeDate: string | undefined
     if (body.before_date !== undefined && body.before_date !== null) {
@@ -147,14 +158,17 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
     }
     let batchSize = ctx.settings.archive_batch_size
     if (body.batch_size !== undefined && body.batch_size !== null) {
-      if (!Number.isInteger(body.batch_size) || (body.batch_size as number) < 1) issues.push({ type: 'int_type', loc: ['body', 'batch_size'], msg: 'Input should be a valid integer ≥ 1', input: body.batch_size })
-      else batchSize = body.batch_size as number
+      const n = laxInt(body.batch_size, ['body', 'batch_size'], issues)
+      // MADSci passes batch_size to MongoDB's limit() (0: no limit); every id or old event is
+      // archived either way, so anything below 1 means the configured batch size.
+      if (n !== undefined && n >= 1) batchSize = n
     }
     if (issues.length) throw validationError(issues)
     if (!(eventIds && eventIds.length) && !beforeDate) {
-      throw validationError([{ type: 'value_error', loc: ['body'], msg: 'Value error, Either event_ids or before_date must be provided', input: body }])
+      throw validationError([{ type: 'value_error', loc: ['body'], msg: 'Value error, Either event_ids or before_date must be provided', input: body, ctx: { error: {} } }])
     }
     try {
+      // Unlike MADSci (SPEC D9), every given id is archived, batch after batch.
       const n = await ctx.store.archiveEvents(eventIds && eventIds.length ? { eventIds, batchSize } : { beforeDate, batchSize })
       sendJson(res, 200, { archived_count: n, message: `Successfully archived ${n} events` })
     } catch (err) {
@@ -183,8 +197,46 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
   })
 }
 
-function levelByName(name: string): number | undefined {
-  const map: Record<string, number> = { notset: 0, debug: 10, info: 20, warning: 30, warn: 30, error: 40, critical: 50, fatal: 50 }
-  return map[name.trim().toLowerCase().replace(/^eventloglevel\./, '')]
+/**
+ * `level` of `GET /events`, typed `int | EventLogLevel` in MADSci: an integer (any, e.g. 25), else
+ * a level name in any case (no WARN/FATAL aliases); else both union branches' errors, as FastAPI.
+ */
+function queryLevel(q: QueryParser): number {
+  const raw = q.str('level')
+  if (raw === undefined) return 0
+  const n = pydanticInt(raw)
+  if (n !== undefined) return n
+  const named = parseLevel(raw)
+  if (named !== undefined) return named
+  q.issues.push(
+    { type: 'int_parsing', loc: ['query', 'level', 'int'], msg: 'Input should be a valid integer, unable to parse string as an integer', input: raw },
+    { type: 'enum', loc: ['query', 'level', 'int-enum[EventLogLevel]'], msg: 'Input should be 0, 10, 20, 30, 40 or 50', input: raw, ctx: { expected: '0, 10, 20, 30, 40 or 50' } },
+  )
+  return 0
 }
 
+/** An integer field of a JSON body in pydantic's lax mode (bools and integral floats and strings accepted). */
+function laxInt(v: unknown, loc: Array<string | number>, issues: ValidationIssue[]): number | undefined {
+  if (typeof v === 'boolean') return v ? 1 : 0
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) return v
+    issues.push({ type: 'int_from_float', loc, msg: 'Input should be a valid integer, got a number with a fractional part', input: v })
+    return undefined
+  }
+  if (typeof v === 'string') {
+    const n = pydanticInt(v)
+    if (n === undefined) issues.push({ type: 'int_parsing', loc, msg: 'Input should be a valid integer, unable to parse string as an integer', input: v })
+    return n
+  }
+  issues.push({ type: 'int_type', loc, msg: 'Input should be a valid integer', input: v })
+  return undefined
+}
+
+/** The message of a database error caused by the selector itself (unknown operator, bad regex), else undefined. */
+function selectorProblem(err: unknown): string | undefined {
+  const e = err as { name?: string; code?: unknown; message?: string }
+  if (e?.name === 'MingoError') return e.message
+  // BadValue, FailedToParse, an invalid regex, and FerretDB's "not implemented yet" operators.
+  if (e?.name === 'MongoServerError' && [2, 9, 51091, 238].includes(e.code as number)) return e.message
+  return undefined
+}

@@ -17,7 +17,7 @@ import { Retention } from './retention.js'
 import { adminRoutes } from './routes-admin.js'
 import { eventRoutes } from './routes-events.js'
 import { createWebSocketHandler, streamRoutes } from './routes-stream.js'
-import { describeStore, loadSettings, type ServerSettings } from './settings.js'
+import { describeStore, loadSettings, type ServerSettings, settingsFromEnv } from './settings.js'
 import { VERSION } from './version.js'
 
 /**
@@ -97,6 +97,7 @@ export class MadsciServer {
     core.pipeline.on('event', (e) => live.publish(e))
     this.context = {
       settings: s,
+      settingsBaseline: settingsFromEnv(env),
       store: this.store,
       core,
       pipeline: core.pipeline,
@@ -139,7 +140,8 @@ export class MadsciServer {
     const url = new URL(req.url ?? '/', 'http://localhost')
     try {
       for (const [k, v] of Object.entries(corsHeaders(this.settings.cors_origins, req))) res.setHeader(k, v)
-      if (req.method === 'OPTIONS') {
+      // A CORS preflight; any other OPTIONS request is routed (and gets 405, as in MADSci).
+      if (req.method === 'OPTIONS' && req.headers.origin && req.headers['access-control-request-method']) {
         res.writeHead(204)
         res.end()
         return
