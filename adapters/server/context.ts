@@ -1,5 +1,6 @@
 import type { OwnershipInfo } from '../../src/event/model.js'
 import type { LoggerCore } from '../../src/logger/logger.js'
+import type { AlertDispatcher } from '../../src/notify/index.js'
 import type { Pipeline } from '../../src/pipeline/pipeline.js'
 import type { ManagedStore } from '../../src/stores/types.js'
 import type { LiveHub } from './live.js'
@@ -21,6 +22,8 @@ export interface ServerContext {
   /** The server's own ownership (its `manager_id`), the default `source` of posted events. */
   ownership: OwnershipInfo
   version: string
+  /** The alert dispatcher, when email_alerts or other notifiers are configured. */
+  alerts?: AlertDispatcher
   /** Extra `/settings` redaction for plugin options (email). */
   redactEmail?: (cfg: Record<string, unknown>) => Record<string, unknown>
   /** Prometheus lines from plugins (alerts). */

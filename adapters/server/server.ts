@@ -7,6 +7,9 @@ import { FileStore } from '../../src/stores/file.js'
 import { MongoStore } from '../../src/stores/mongo.js'
 import type { ManagedStore } from '../../src/stores/types.js'
 import { newUlid } from '../../src/event/ulid.js'
+import { parseEvent } from '../../src/event/validate.js'
+import type { EventInput } from '../../src/event/model.js'
+import { type AlertDispatcher, type AlertOptions, createAlertDispatcher, redactAlertOptions } from '../../src/notify/index.js'
 import type { MadsciWarning } from '../../src/warnings.js'
 import type { ServerContext } from './context.js'
 import { corsHeaders, RateLimiter, TokenAuth } from './guard.js'
@@ -33,6 +36,11 @@ export interface ServerOptions {
   store?: ManagedStore
   /** In-process consumers of every ingested event (notifier dispatchers, analyzers). */
   consumers?: EventLoggerOptions['consumers']
+  /**
+   * Alerts beyond MADSci's email (webhooks, console, plugins; storm control). The email notifier of
+   * `email_alerts` (EVENT_EMAIL_ALERTS) is added to these; `alert_level` applies unless set here.
+   */
+  alerts?: AlertOptions
   /** Extra routes (the analysis and viewer modules register theirs here). */
   plugins?: Array<(router: Router, ctx: ServerContext) => void>
   /** Degraded-mode notices. Default: stderr, once each. */
@@ -74,6 +82,15 @@ export class MadsciServer {
       (s.document_db_url
         ? new MongoStore(s.document_db_url, { database: s.database_name, collection: s.collection_name, onWarning })
         : new FileStore(s.data_file, { maxFiles: 0, maxBytes: 64 * 1024 * 1024 }))
+    // Alerts (SPEC §4): MADSci's email_alerts plus any notifiers given in code, fed every ingested
+    // event. Unlike MADSci, POST /event does not wait for the SMTP sessions (lanes send them).
+    let dispatcher: AlertDispatcher | undefined
+    let logOwn: (e: EventInput) => void = () => undefined
+    const notifiers = [...(options.alerts?.notifiers ?? [])]
+    if (s.email_alerts) notifiers.push({ type: 'email', ...(s.email_alerts as Record<string, unknown>) } as never)
+    if (notifiers.length) {
+      dispatcher = createAlertDispatcher({ alertLevel: s.alert_level, ...options.alerts, notifiers }, { log: (e) => logOwn(e) })
+    }
     const { core } = createLoggerCore({
       sinks: [this.store],
       spool: false,
@@ -82,7 +99,7 @@ export class MadsciServer {
       batch: { flushIntervalMs: 1, maxEvents: 1000, maxInFlight: 4 },
       queue: { maxEvents: 100_000, maxBytes: 256 * 1024 * 1024 },
       overflow: 'drop-newest',
-      consumers: options.consumers,
+      consumers: [...(dispatcher ? [dispatcher] : []), ...(options.consumers ?? [])],
       saveOnExit: false,
       otel: false,
       env: {},
@@ -95,6 +112,14 @@ export class MadsciServer {
       onError: (err) => this.#onError(err, 'live stream'),
     })
     core.pipeline.on('event', (e) => live.publish(e))
+    // The dispatcher's own reports (a failed SMTP session) are events of this server.
+    logOwn = (input) => {
+      try {
+        core.pipeline.push(parseEvent(input, { defaultSource: { manager_id: s.manager_id } }))
+      } catch (err) {
+        this.#onError(err as Error, 'alerts')
+      }
+    }
     this.context = {
       settings: s,
       settingsBaseline: settingsFromEnv(env),
@@ -106,7 +131,8 @@ export class MadsciServer {
       metrics: new Metrics(),
       ownership: { manager_id: s.manager_id },
       version: VERSION,
-      extraMetrics: [],
+      extraMetrics: dispatcher ? [() => alertMetrics(dispatcher)] : [],
+      alerts: dispatcher,
     }
     this.#auth = new TokenAuth(s.auth_token)
     this.#limiter = new RateLimiter(s)
@@ -271,4 +297,22 @@ export class MadsciServer {
 /** Create a server (not yet listening): `const s = createServer(); await s.listen()`. */
 export function createServer(options?: ServerOptions): MadsciServer {
   return new MadsciServer(options)
+}
+
+/** Prometheus lines for the alert dispatcher: alerts raised, and per notifier sent / failed / dropped. */
+function alertMetrics(d: AlertDispatcher): string {
+  const st = d.stats()
+  const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')
+  const lines = [
+    '# HELP madsci_alerts_total Events that met the alert condition (alert: true or log_level >= alert_level).',
+    '# TYPE madsci_alerts_total counter',
+    `madsci_alerts_total ${st.alerts}`,
+    '# HELP madsci_alert_notifications_total Alert messages by notifier and outcome.',
+    '# TYPE madsci_alert_notifications_total counter',
+  ]
+  for (const n of Object.values(st.notifiers)) {
+    const l = `notifier="${esc(n.name)}",type="${esc(n.type)}"`
+    lines.push(`madsci_alert_notifications_total{${l},outcome="sent"} ${n.sent}`, `madsci_alert_notifications_total{${l},outcome="failed"} ${n.failed}`)
+  }
+  return lines.join('\n')
 }

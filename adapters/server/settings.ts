@@ -1,8 +1,9 @@
-import { envBool, envMongoUrl, envNested, envNumber, envValue, redactUrl } from '../../src/config/env.js'
+import { envBool, envMongoUrl, envNumber, envValue, redactUrl } from '../../src/config/env.js'
 import { resolveMadsciDir, resolveMadsciPath } from '../../src/config/madsci-dir.js'
 import { ConfigError } from '../../src/errors.js'
 import { type EventLogLevel, parseLevel } from '../../src/event/levels.js'
 import { newUlid } from '../../src/event/ulid.js'
+import { EMAIL_ALERTS_DEFAULTS, emailAlertsFromEnv } from '../../src/notify/index.js'
 import { join } from 'node:path'
 
 /**
@@ -202,35 +203,10 @@ function normalizeUrl(name: string, value: string): string {
   }
 }
 
-/** MADSci's `EmailAlertsConfig` from `EVENT_EMAIL_ALERTS` (JSON) and `EVENT_EMAIL_ALERTS__<FIELD>` (which win). */
+/** MADSci's `EmailAlertsConfig` (with its defaults filled in, as `/settings` shows it) from `EVENT_EMAIL_ALERTS` and `EVENT_EMAIL_ALERTS__<FIELD>`. */
 function emailAlertsEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | null {
-  const raw = env.EVENT_EMAIL_ALERTS ?? Object.entries(env).find(([k]) => k.toUpperCase() === 'EVENT_EMAIL_ALERTS')?.[1]
-  if (raw !== undefined && raw.trim().toLowerCase() === 'null') return null
-  const base = jsonEnv<Record<string, unknown>>(env, 'EVENT_EMAIL_ALERTS', 'an object such as {"smtp_server": "smtp.example.org", "email_addresses": ["ops@example.org"]}')
-  if (base !== undefined && (typeof base !== 'object' || base === null || Array.isArray(base))) throw new ConfigError('EVENT_EMAIL_ALERTS', 'must be a JSON object')
-  const nested = envNested(env, 'EVENT_EMAIL_ALERTS')
-  if (base === undefined && Object.keys(nested).length === 0) return null
-  const out: Record<string, unknown> = { ...EMAIL_ALERTS_DEFAULTS, ...base }
-  for (const [k, v] of Object.entries(nested)) {
-    const name = `EVENT_EMAIL_ALERTS__${k.toUpperCase()}`
-    if (k === 'smtp_port') out[k] = intEnv({ [name]: v }, name, 1, 587)
-    else if (k === 'use_tls') out[k] = envBool({ [name]: v }, name)
-    else if (k === 'email_addresses') out[k] = jsonEnv({ [name]: v }, name, 'a list such as ["ops@example.org"]')
-    else out[k] = v.toLowerCase() === 'null' ? null : v
-  }
-  return out
-}
-
-/** MADSci's `EmailAlertsConfig` defaults (SPEC §4). */
-export const EMAIL_ALERTS_DEFAULTS = {
-  smtp_server: 'smtp.example.com',
-  smtp_port: 587,
-  smtp_username: null,
-  smtp_password: null,
-  use_tls: true,
-  sender: 'no-reply@example.com',
-  default_importance: 'Normal',
-  email_addresses: [] as string[],
+  const given = emailAlertsFromEnv(env)
+  return given ? { ...EMAIL_ALERTS_DEFAULTS, ...given } : null
 }
 
 /** The defaults, as a freshly constructed settings object with no environment. */
