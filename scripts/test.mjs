@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ensureChromium } from './lib/chromium.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const started = Date.now()
@@ -15,6 +16,13 @@ const build = run(process.execPath, [join(root, 'node_modules', 'tsup', 'dist', 
 if (build.status !== 0) {
   process.stderr.write('The build failed; fix it before the tests can run.\n')
   process.exit(build.status ?? 1)
+}
+// The viewer's browser tests need Chromium (Debian's package): install it, or tell them why not.
+const chromium = ensureChromium()
+if (chromium.path) process.env.MADSCI_CHROMIUM = chromium.path
+else {
+  process.env.MADSCI_CHROMIUM_MISSING = chromium.reason
+  process.stdout.write(`The viewer's browser tests will be skipped: ${chromium.reason}\n`)
 }
 const vitest = run(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...process.argv.slice(2)])
 process.stdout.write(`Test command finished in ${Math.round((Date.now() - started) / 1000)} s\n`)
