@@ -13,7 +13,7 @@ import type { ServerSettings } from './settings.js'
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
 
 /** Routes anyone may call: health probes, the docs, the viewer page (it asks for the token itself). */
-export const PUBLIC_PATHS = new Set(['/health', '/docs', '/openapi.json', '/', '/ui', '/ui/app.js', '/ui/app.css', '/favicon.ico'])
+export const PUBLIC_PATHS = new Set(['/health', '/docs', '/openapi.json', '/', '/ui', '/ui/', '/ui/app.js', '/ui/app.css', '/favicon.ico'])
 
 export class TokenAuth {
   readonly #expected: Buffer | undefined
