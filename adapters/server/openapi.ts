@@ -79,7 +79,10 @@ export function openApiDocument(info: { title: string; description: string; vers
         get: op('Get Archived Events', [{ name: 'number', type: 'integer', default: 100 }, { name: 'offset', type: 'integer', default: 0 }], { response: eventMap }),
         delete: op('Purge Archived Events', [{ name: 'older_than_days', type: 'integer', default: 365 }]),
       },
-      '/backup': { post: op('Create Backup', [], { body: nullable(ref('BackupRequest')), bodyRequired: false }) },
+      '/backup': {
+        post: op('Create Backup', [], { body: nullable(ref('BackupRequest')), bodyRequired: false }),
+        get: op('Get Backup Status (alias)', [], { tags: ours, description: 'What madsci-client 0.8.1 get_backup_status() calls; the same as GET /backup/status.' }),
+      },
       '/backup/status': { get: op('Get Backup Status') },
       '/utilization/sessions': { get: op('Get Session Utilization', utilParams) },
       '/utilization/periods': {

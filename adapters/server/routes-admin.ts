@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import { createBackup, listBackups } from './backup.js'
 import type { ServerContext } from './context.js'
 import { detail, parseJson, QueryParser, type Router, sendJson, validationError } from './http.js'
@@ -55,13 +56,16 @@ export function adminRoutes(router: Router, ctx: ServerContext): void {
     }
   })
 
-  router.add('GET', '/backup/status', async (_req, res) => {
+  const backupStatus = async (_req: unknown, res: ServerResponse): Promise<void> => {
     try {
       sendJson(res, 200, { backup_enabled: s.backup_enabled, backup_dir: s.backup_dir, available_backups: await listBackups(s.backup_dir, s.database_name) })
     } catch (err) {
       throw detail(500, `Failed to get backup status: ${(err as Error).message}`)
     }
-  })
+  }
+  router.add('GET', '/backup/status', backupStatus)
+  // madsci-client 0.8.1's get_backup_status() calls GET /backup (MADSci answers 405): answer it.
+  router.add('GET', '/backup', backupStatus)
 
   router.add('GET', '/metrics', (_req, res) => {
     const text = ctx.metrics.render(ctx.pipeline.stats(), ctx.extraMetrics.map((f) => f()))
