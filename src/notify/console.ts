@@ -19,11 +19,13 @@ export class ConsoleNotifier implements Notifier {
   readonly format: 'text' | 'json'
   readonly #stream: { write(chunk: string): unknown }
 
-  constructor(options: ConsoleNotifierOptions = {}, _context?: PluginContext, name = 'console') {
-    checkKeys(name, options as Record<string, unknown>, ['format', 'stream'])
+  constructor(options: ConsoleNotifierOptions = {}, _context?: PluginContext, meta: { name?: string; option?: string } = {}) {
+    const name = meta.name ?? 'console'
+    const option = meta.option ?? name
+    checkKeys(option, options as Record<string, unknown>, ['format', 'stream'])
     const format = options.format ?? 'text'
-    if (format !== 'text' && format !== 'json') throw new ConfigError(`${name}.format`, `${JSON.stringify(format)} is not one of text, json`)
-    if (options.stream !== undefined && typeof options.stream?.write !== 'function') throw new ConfigError(`${name}.stream`, 'must have a write(chunk) method')
+    if (format !== 'text' && format !== 'json') throw new ConfigError(`${option}.format`, `${JSON.stringify(format)} is not one of text, json`)
+    if (options.stream !== undefined && typeof options.stream?.write !== 'function') throw new ConfigError(`${option}.stream`, 'must have a write(chunk) method')
     this.name = name
     this.format = format
     this.#stream = options.stream ?? process.stderr

@@ -115,17 +115,17 @@ function buildNotifier(spec: NotifierSpec, i: number, base: DeliverySettings, ct
   switch (type) {
     case 'email': {
       const name = uniqueName((wantedName as string) ?? 'email', taken)
-      const n = new EmailNotifier(opts, ctx, name)
+      const n = new EmailNotifier(opts, ctx, { name, option })
       return { name, type: 'email', settings, notifier: n, secrets: secretsOf(opts) }
     }
     case 'webhook': {
       const name = uniqueName((wantedName as string) ?? 'webhook', taken)
-      const n = new WebhookNotifier(opts, ctx, name, now)
+      const n = new WebhookNotifier(opts, ctx, { name, option, now })
       return { name, type: 'webhook', settings, notifier: n, secrets: secretsOf(opts) }
     }
     case 'console': {
       const name = uniqueName((wantedName as string) ?? 'console', taken)
-      return { name, type: 'console', settings, notifier: new ConsoleNotifier(opts, ctx, name), secrets: [] }
+      return { name, type: 'console', settings, notifier: new ConsoleNotifier(opts, ctx, { name, option }), secrets: [] }
     }
     default:
       throw new ConfigError(`${option}.type`, `${JSON.stringify(type)} is not a notifier type; use email, webhook or console, or { module, options } for a plugin`)

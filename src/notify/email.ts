@@ -217,8 +217,10 @@ export class EmailNotifier implements Notifier {
   /** Recipients an alert already reached (a retry re-sends to the others only). */
   readonly #reached = new WeakMap<Alert, Set<string>>()
 
-  constructor(options: EmailNotifierOptions | Record<string, unknown>, _context?: PluginContext, name = 'email') {
-    this.settings = resolveEmailOptions(options as Record<string, unknown>, name)
+  /** `meta.name` is shown in reports; `meta.option` prefixes option names in errors (default the name). */
+  constructor(options: EmailNotifierOptions | Record<string, unknown>, _context?: PluginContext, meta: { name?: string; option?: string } = {}) {
+    const name = meta.name ?? 'email'
+    this.settings = resolveEmailOptions(options as Record<string, unknown>, meta.option ?? name)
     this.name = name
     const s = this.settings
     this.#secrets = [s.smtp_password, s.smtp_username].filter((v): v is string => typeof v === 'string' && v !== '')

@@ -35,7 +35,7 @@ const BOOL_TRUE = ['1', 'true', 'yes', 'on', 't', 'y']
 const BOOL_FALSE = ['0', 'false', 'no', 'off', 'f', 'n']
 
 /** pydantic's lax coercion of one field from a string (nested variables) or JSON value. */
-function coerce(field: keyof EmailSettings, value: unknown, variable: string): unknown {
+function coerce(field: keyof EmailSettings, value: unknown, variable: string, nested: boolean): unknown {
   if (typeof value !== 'string') return value
   switch (field) {
     case 'smtp_port':
@@ -55,6 +55,8 @@ function coerce(field: keyof EmailSettings, value: unknown, variable: string): u
       throw new ConfigError(variable, `${JSON.stringify(value)} is not a boolean; use true or false`)
     }
     case 'email_addresses':
+      // A nested variable holds the list as JSON (pydantic-settings decodes it); inside the JSON object a string is an error.
+      if (!nested) return value
       try {
         return JSON.parse(value)
       } catch {
@@ -64,7 +66,14 @@ function coerce(field: keyof EmailSettings, value: unknown, variable: string): u
     case 'smtp_password':
       return value.toLowerCase() === 'null' ? null : value
     case 'tls_ca':
-      return value.trim().startsWith('[') ? JSON.parse(value) : value
+      if (nested && value.trim().startsWith('[')) {
+        try {
+          return JSON.parse(value)
+        } catch {
+          throw new ConfigError(variable, 'is not a PEM certificate or a JSON list of them')
+        }
+      }
+      return value
     default:
       return value
   }
@@ -92,14 +101,14 @@ export function emailAlertsFromEnv(env: NodeJS.ProcessEnv = process.env): EmailN
   }
   const accepted = Object.keys(EMAIL_FIELDS).join(', ')
   const out: Record<string, unknown> = {}
-  const take = (key: string, value: unknown, variable: string): void => {
+  const take = (key: string, value: unknown, variable: string, nestedVar: boolean): void => {
     if (!Object.prototype.hasOwnProperty.call(EMAIL_FIELDS, key)) throw new ConfigError(variable, `is not an email alert setting; the accepted ones are ${accepted}`)
     const field = key as keyof EmailSettings
-    const v = coerce(field, value, variable)
+    const v = coerce(field, value, variable, nestedVar)
     out[field] = v === null && field !== 'smtp_username' && field !== 'smtp_password' ? undefined : EMAIL_FIELDS[field](variable, v)
   }
-  for (const [k, v] of Object.entries(fromJson)) take(k, v, `EVENT_EMAIL_ALERTS.${k}`)
-  for (const [k, v] of Object.entries(nested)) take(k, v, `EVENT_EMAIL_ALERTS__${k.toUpperCase()}`)
+  for (const [k, v] of Object.entries(fromJson)) take(k, v, `EVENT_EMAIL_ALERTS.${k}`, false)
+  for (const [k, v] of Object.entries(nested)) take(k, v, `EVENT_EMAIL_ALERTS__${k.toUpperCase()}`, true)
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k]
   return out as EmailNotifierOptions
 }

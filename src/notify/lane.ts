@@ -56,6 +56,7 @@ export class NotifierLane {
   #droppedClosed = 0
   #unreportedDrops = 0
   #lastDropReport = Number.NEGATIVE_INFINITY
+  #dropReportQueued = false
   #lastError: string | null = null
 
   constructor(p: LaneParams) {
@@ -108,6 +109,7 @@ export class NotifierLane {
 
   /** Queue the digests that are due. */
   tick(now: number): void {
+    this.#reportDrops(now)
     if (!this.#storm || this.#storm.openDigests === 0) return
     for (const d of this.#storm.due(now)) this.#enqueue(d, now)
   }
@@ -137,18 +139,27 @@ export class NotifierLane {
     this.#schedule()
   }
 
+  /** Report drops: the first of a burst at once (after the current synchronous burst), then at most once a minute. */
   #reportDrops(now: number, force = false): void {
-    if (this.#unreportedDrops === 0) return
+    if (this.#unreportedDrops === 0 || this.#dropReportQueued) return
     if (!force && now - this.#lastDropReport < DROP_REPORT_INTERVAL_MS) return
-    const count = this.#unreportedDrops
-    this.#unreportedDrops = 0
+    this.#dropReportQueued = true
     this.#lastDropReport = now
-    this.#p.report(30, `Alert notifier "${this.name}" dropped ${count} message${count === 1 ? '' : 's'}: its queue of ${this.settings.maxQueue} was full (${this.settings.overflow})`, {
-      notifier: this.name,
-      dropped: count,
-      dropped_total: this.#droppedOverflow,
-      last_error: this.#lastError,
-    })
+    const send = (): void => {
+      this.#dropReportQueued = false
+      const count = this.#unreportedDrops
+      if (count === 0) return
+      this.#unreportedDrops = 0
+      this.#p.report(30, `Alert notifier "${this.name}" dropped ${count} message${count === 1 ? '' : 's'}: its queue of ${this.settings.maxQueue} was full (${this.settings.overflow})`, {
+        notifier: this.name,
+        dropped: count,
+        dropped_total: this.#droppedOverflow,
+        last_error: this.#lastError,
+      })
+    }
+    // Coalesce a synchronous burst of drops (a loop of offer() calls) into one report.
+    if (force) send()
+    else queueMicrotask(send)
   }
 
   #schedule(): void {

@@ -171,10 +171,12 @@ export class WebhookNotifier implements Notifier {
   readonly #now: () => number
   #agent: Agent | undefined
 
-  constructor(options: WebhookNotifierOptions | Record<string, unknown>, _context?: PluginContext, name = 'webhook', now: () => number = Date.now) {
-    this.settings = resolveWebhookOptions(options as Record<string, unknown>, name)
+  /** `meta.name` is shown in reports; `meta.option` prefixes option names in errors; `meta.now` stamps signatures. */
+  constructor(options: WebhookNotifierOptions | Record<string, unknown>, _context?: PluginContext, meta: { name?: string; option?: string; now?: () => number } = {}) {
+    const name = meta.name ?? 'webhook'
+    this.settings = resolveWebhookOptions(options as Record<string, unknown>, meta.option ?? name)
     this.name = name
-    this.#now = now
+    this.#now = meta.now ?? Date.now
     this.#secrets = secretsOf(this.settings as unknown as Record<string, unknown>)
     this.#shownUrl = redactWebhookUrl(this.settings.url)
   }
