@@ -1,8 +1,9 @@
 import { envNested } from '../config/env.js'
 import { ConfigError } from '../errors.js'
-import { EMAIL_FIELDS, type EmailNotifierOptions, type EmailSettings } from './email.js'
+import { EMAIL_ALERTS_DEFAULTS, EMAIL_FIELDS, type EmailAlertsConfig, type EmailNotifierOptions, type EmailSettings, resolveEmailOptions } from './email.js'
 import type { AlertOptions } from './options.js'
-import { resolveAlertLevel } from './options.js'
+import { isPlainObject, resolveAlertLevel } from './options.js'
+import { REDACTED } from './redact.js'
 
 /**
  * Alert options from MADSci's environment variables, read as pydantic-settings reads them
@@ -111,4 +112,21 @@ export function emailAlertsFromEnv(env: NodeJS.ProcessEnv = process.env): EmailN
   for (const [k, v] of Object.entries(nested)) take(k, v, `EVENT_EMAIL_ALERTS__${k.toUpperCase()}`, true)
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k]
   return out as EmailNotifierOptions
+}
+
+/**
+ * The two MADSci settings this module owns, as the Event Manager's `GET /settings` shows them:
+ * `alert_level` (a number) and `email_alerts` (the first email notifier as MADSci's eight
+ * `EmailAlertsConfig` fields, defaults applied, `smtp_username`/`smtp_password` always
+ * `***REDACTED***`; `null` without an email notifier).
+ */
+export function madsciAlertSettings(options: AlertOptions): { alert_level: number; email_alerts: (Omit<EmailAlertsConfig, 'smtp_username' | 'smtp_password'> & { smtp_username: string; smtp_password: string }) | null } {
+  const alert_level = resolveAlertLevel(options.alertLevel)
+  const spec = options.notifiers?.find((n) => isPlainObject(n) && (n as { type?: unknown }).type === 'email') as Record<string, unknown> | undefined
+  if (!spec) return { alert_level, email_alerts: null }
+  const fields: Record<string, unknown> = {}
+  for (const k of Object.keys(spec)) if (Object.prototype.hasOwnProperty.call(EMAIL_FIELDS, k)) fields[k] = spec[k]
+  const resolved = resolveEmailOptions(fields, 'notifiers.email')
+  const out = Object.fromEntries(Object.keys(EMAIL_ALERTS_DEFAULTS).map((k) => [k, resolved[k as keyof EmailSettings]])) as unknown as EmailAlertsConfig
+  return { alert_level, email_alerts: { ...out, smtp_username: REDACTED, smtp_password: REDACTED } }
 }

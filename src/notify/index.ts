@@ -26,7 +26,7 @@ export {
   type StormOptions,
   type WebhookNotifierSpec,
 } from './options.js'
-export { alertOptionsFromEnv, emailAlertsFromEnv } from './env.js'
+export { alertOptionsFromEnv, emailAlertsFromEnv, madsciAlertSettings } from './env.js'
 export { REDACTED, redactAlertOptions, redactWebhookUrl } from './redact.js'
 export { NotifierError } from './errors.js'
 export {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type AlertOptions, EmailNotifier, REDACTED, WebhookNotifier, redactAlertOptions, redactWebhookUrl } from '../../src/notify/index.js'
+import { type AlertOptions, EmailNotifier, REDACTED, WebhookNotifier, madsciAlertSettings, redactAlertOptions, redactWebhookUrl } from '../../src/notify/index.js'
 
 const SECRETS = ['smtp-user-007', 'smtp-pass-xyz', 'T0000/B0000/XXXXXXXX', 'Bearer abc.def', 'whsec-123456', 'plug-token-9', 'db-pass-42', 'nested-key-77']
 
@@ -59,5 +59,24 @@ describe('secrets', () => {
     for (const s of SECRETS) expect(text).not.toContain(s)
     expect(email.describe()).toMatchObject({ type: 'email', smtp_port: 587, use_tls: true, smtp_password: REDACTED })
     expect(redactAlertOptions({ notifiers: [email] }).notifiers).toEqual([email.describe()])
+  })
+
+  it('madsciAlertSettings gives /settings MADSci’s alert_level and email_alerts, secrets redacted', () => {
+    expect(madsciAlertSettings({})).toEqual({ alert_level: 40, email_alerts: null })
+    const shown = madsciAlertSettings(options())
+    expect(shown).toEqual({
+      alert_level: 40,
+      email_alerts: {
+        smtp_server: 'smtp.lab.example',
+        smtp_port: 587,
+        smtp_username: REDACTED,
+        smtp_password: REDACTED,
+        use_tls: true,
+        sender: 'no-reply@example.com',
+        default_importance: 'Normal',
+        email_addresses: ['ops@lab.example'],
+      },
+    })
+    expect(Object.keys(shown.email_alerts!)).toEqual(['smtp_server', 'smtp_port', 'smtp_username', 'smtp_password', 'use_tls', 'sender', 'default_importance', 'email_addresses'])
   })
 })
