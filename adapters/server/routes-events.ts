@@ -235,7 +235,7 @@ function laxInt(v: unknown, loc: Array<string | number>, issues: ValidationIssue
 /** The message of a database error caused by the selector itself (unknown operator, bad regex), else undefined. */
 function selectorProblem(err: unknown): string | undefined {
   const e = err as { name?: string; code?: unknown; message?: string }
-  if (e?.name === 'MingoError') return e.message
+  if (e?.name === 'MingoError' || (err as object | null)?.constructor?.name === 'MingoError') return e.message
   // BadValue, FailedToParse, an invalid regex, and FerretDB's "not implemented yet" operators.
   if (e?.name === 'MongoServerError' && [2, 9, 51091, 238].includes(e.code as number)) return e.message
   return undefined
