@@ -193,7 +193,12 @@ export class LiveHub {
       const seq = this.#ringIds.get(lastEventId)
       const oldest = this.#ring.length ? (this.#ringIds.get(this.#ring[0].event_id) as number) : this.#seq + 1
       if (seq !== undefined) {
-        for (let i = seq - oldest + 1; i < this.#ring.length; i++) if (matches(filter, this.#ring[i])) send(this.#ring[i])
+        const at = seq - oldest
+        // Buffered before that id but newer by id: a client resuming here after another instance (or
+        // after a restart whose first poll re-read recent events) has not seen these. Sending one it
+        // has seen is a duplicate its id check drops; skipping one it has not is a gap.
+        for (let i = 0; i < at; i++) if (this.#ring[i].event_id > lastEventId && matches(filter, this.#ring[i])) send(this.#ring[i])
+        for (let i = at + 1; i < this.#ring.length; i++) if (matches(filter, this.#ring[i])) send(this.#ring[i])
       } else {
         // Older than the buffer (or from before a restart): catch up from the store by id, then from memory.
         const sent = new Set<string>()
