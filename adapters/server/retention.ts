@@ -18,7 +18,10 @@ export class Retention {
   #timer: NodeJS.Timeout | undefined
   #ttl = false
   #running: Promise<unknown> | undefined
+  #stopped = false
   lastRun: { at: string; archived: number; purged: number } | undefined
+  /** Set when a failed pass ended the loop (`fail_on_retention_error`); the server keeps running. */
+  stoppedBy: Error | undefined
 
   constructor(store: ManagedStore, settings: ServerSettings, onError: (err: Error) => void) {
     this.#store = store
@@ -39,9 +42,14 @@ export class Retention {
       this.#running = this.runOnce()
         .catch((err) => {
           this.#onError(err as Error)
-          if (this.#s.fail_on_retention_error) throw err
+          if (this.#s.fail_on_retention_error) {
+            this.stoppedBy = err as Error
+            throw err
+          }
         })
         .then(() => {
+          // A pass that was running when stop() was called schedules nothing.
+          if (this.#stopped) return
           this.#timer = setTimeout(loop, this.#s.retention_check_interval_hours * 3_600_000)
           this.#timer.unref()
         }, () => undefined)
@@ -63,6 +71,7 @@ export class Retention {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true
     if (this.#timer) clearTimeout(this.#timer)
     await this.#running?.catch(() => undefined)
   }
