@@ -19,7 +19,7 @@ import type { DigestAlert, EventAlert } from './types.js'
  *    keys (`*`), sent when the total limit allows.
  *
  * Nothing is lost from the counts: every alert is sent on its own or counted in exactly one digest.
- * Memory is bounded: `maxKeys` keys, 64 fingerprints and `digestMaxListed` events per key.
+ * Memory is bounded: `maxKeys` keys (least recently used forgotten first, approximately), 64 fingerprints and `digestMaxListed` events per key.
  * All decisions take the caller's clock (`now`, ms), so tests can drive time exactly.
  */
 
@@ -33,6 +33,8 @@ class KeyState {
   digest: Digest | null = null
   /** Fingerprint → when an alert with it was last reported (sent or listed in a sent digest). */
   readonly reported = new Map<string, number>()
+  /** Insertion count when this key last moved to the end of the LRU order. */
+  moved = 0
   constructor(
     readonly key: string,
     readonly bucket: Bucket | null,
@@ -54,6 +56,7 @@ export class StormControl {
   readonly #open = new Set<KeyState>()
   readonly #total: Bucket | null
   #overflow: Digest | null = null
+  #insertions = 0
   readonly counters: StormCounters = { suppressedRateLimit: 0, suppressedDedup: 0, digested: 0 }
 
   constructor(settings: StormSettings, now: number) {
@@ -207,12 +210,17 @@ export class StormControl {
   #state(key: string, now: number): KeyState {
     let st = this.#keys.get(key)
     if (st) {
-      // Most recently used last: Map iteration order is insertion order.
-      this.#keys.delete(key)
-      this.#keys.set(key, st)
+      // Approximate LRU (Map iteration order is insertion order): a key is moved to the end only
+      // when more than maxKeys/2 keys were added since it last moved, so a hot key costs one lookup.
+      if (this.#insertions - st.moved > this.#s.maxKeys / 2) {
+        this.#keys.delete(key)
+        this.#keys.set(key, st)
+        st.moved = ++this.#insertions
+      }
       return st
     }
     st = new KeyState(key, this.#s.perKey ? new Bucket(this.#s.perKey, now) : null)
+    st.moved = ++this.#insertions
     this.#keys.set(key, st)
     if (this.#keys.size > this.#s.maxKeys) {
       const oldest = this.#keys.values().next().value as KeyState
