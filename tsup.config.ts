@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup'
+import { viewerAssetsPlugin } from './adapters/server/viewer/build.mjs'
 
 // One build for every public entry: ESM + CJS + .d.ts.
 // The CLI is ESM only (it is run, never imported) and carries a shebang.
+// The viewer page (adapters/server/viewer/page) is bundled by esbuild into the server code as strings.
 export default defineConfig([
   {
     entry: {
@@ -16,6 +18,7 @@ export default defineConfig([
     target: 'node20',
     splitting: true,
     shims: true,
+    esbuildPlugins: [viewerAssetsPlugin()],
   },
   {
     entry: { cli: 'adapters/cli/index.ts' },
@@ -25,5 +28,6 @@ export default defineConfig([
     clean: false,
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
+    esbuildPlugins: [viewerAssetsPlugin()],
   },
 ])
