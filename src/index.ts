@@ -50,4 +50,20 @@ export {
   type ValidationIssue,
 } from './errors.js'
 export { WARNINGS, type MadsciWarning, type WarningCode } from './warnings.js'
+export {
+  createAlertDispatcher,
+  alertOptionsFromEnv,
+  redactAlertOptions,
+  EmailNotifier,
+  WebhookNotifier,
+  ConsoleNotifier,
+  NotifierError,
+  verifyWebhookSignature,
+  type AlertOptions,
+  type AlertDispatcher,
+  type NotifierSpec,
+  type Notifier,
+  type Alert,
+} from './notify/index.js'
+export { loadPlugin, type PluginContext, type PluginSpec } from './plugins.js'
 export { resolveMadsciDir } from './config/madsci-dir.js'

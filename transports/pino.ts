@@ -1,173 +1,175 @@
+import { writeSync } from 'node:fs'
+import { mkdir, open } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { workerData } from 'node:worker_threads'
 import build from 'pino-abstract-transport'
 import { ConfigError } from '../src/errors.js'
-import { type EventLogLevel, parseLevel } from '../src/event/levels.js'
-import type { OwnershipInfo } from '../src/event/model.js'
-import type { TimestampMode } from '../src/event/timestamp.js'
-import { createLoggerCore, type EventLoggerOptions } from '../src/logger/create.js'
-import type { OverflowPolicy } from '../src/pipeline/delivery.js'
-import type { SpoolConfig } from '../src/pipeline/pipeline.js'
-import { LoggedEvent } from '../src/pipeline/record.js'
-import { safeJsonStringify } from '../src/event/json-safe.js'
-import { newUlid } from '../src/event/ulid.js'
-import { nowTimestamp } from '../src/event/timestamp.js'
-import { mapPinoLine } from './map-line.js'
+import { parseLevel } from '../src/event/levels.js'
+import { createLoggerCore, resolveSpool } from '../src/logger/create.js'
+import type { LoggerCore } from '../src/logger/logger.js'
+import type { CloseReport, PipelineStats } from '../src/pipeline/pipeline.js'
+import { type LineMapOptions, lineLevel, mapPinoLine, mapTextLine } from './map-line.js'
+import { loggerOptionsFor, type MadsciTransportOptions, TRANSPORT_DEFAULTS, validateTransportOptions } from './options.js'
+import { summaryEvent, summaryLine, type TransportCounts } from './summary.js'
+
+export { validateTransportOptions, TRANSPORT_DEFAULTS, MAX_CLOSE_TIMEOUT_MS, type MadsciTransportOptions } from './options.js'
+export { mapPinoLine, lineLevel, normalizeError, type LineMapOptions } from './map-line.js'
 
 /**
  * The pino transport: `pino({ transport: { target: 'madsci-events/transport', options } })`.
- * A thin adapter: each pino line becomes a MADSci Event (see `map-line.ts`) and goes into the same
- * pipeline as `createEventLogger()` — same sinks, spool, retries and stats.
  *
- * Options are plain data (pino clones them into a worker thread). With none, the transport reads
- * MADSci's environment variables exactly as `createEventLogger()` does.
+ * A thin adapter: each pino line becomes a MADSci Event (`map-line.ts`) pushed into the same
+ * pipeline `createEventLogger()` builds — same sinks, spool, retries, overflow policy and stats.
+ *
+ * - Start: options are checked and the sinks built before pino is told the worker is ready, so a
+ *   bad option (or an unwritable file sink) fails on the main thread with a `ConfigError`.
+ * - Memory: the worker holds at most the sinks' bounded queues. With overflow `block` it stops
+ *   reading (pino keeps the lines in its own buffer meanwhile); with `spool` the rest goes to disk;
+ *   with the drop policies lines are dropped, counted and reported.
+ * - `logger.flush(cb)`: resolves when the lines written so far are delivered, or after
+ *   `closeTimeoutMs` (they stay queued; a flush never fails the transport).
+ * - Close (pino ends the transport at exit, or `handleShutdown(logger)` on SIGTERM/SIGINT):
+ *   delivers for up to `closeTimeoutMs` counted from that moment, inside pino's 10 s exit window,
+ *   then spools the rest; a MADSci event (DEBUG) carries the totals, and a line on stderr says how
+ *   many events were left in the spool, refused, dropped or lost, whenever any were.
  */
-export interface MadsciTransportOptions {
-  mongodb?: string | { url: string; database?: string; collection?: string; writeConcern?: Record<string, unknown>; clientOptions?: Record<string, unknown> }
-  eventManager?: string | { url: string; mode?: 'auto' | 'batch' | 'single'; concurrency?: number; timeoutMs?: number; token?: string; headers?: Record<string, string> }
-  file?: boolean | string | { path?: string; maxBytes?: number; maxFiles?: number }
-  spool?: string | SpoolConfig | false
-  queue?: { maxEvents?: number; maxBytes?: number }
-  batch?: { maxEvents?: number; maxBytes?: number; flushIntervalMs?: number; maxInFlight?: number }
-  overflow?: OverflowPolicy
-  retry?: { baseMs?: number; maxMs?: number; maxRetries?: number }
-  timestamps?: TimestampMode
-  /** Lines below this MADSci level are not shipped. Default: everything pino sends. */
-  minLevel?: EventLogLevel | string
-  /** Ownership stamped on every event (bindings and line fields override it). */
-  source?: OwnershipInfo
-  /** Keep pino's `pid` and `hostname` in `event_data`. Default true. */
-  keepPinoFields?: boolean
-  /** Delivery deadline when the transport closes. 8 s: inside pino's 10 s exit window; the rest is spooled. */
-  closeTimeoutMs?: number
-}
-
-const KNOWN = new Set([
-  'mongodb',
-  'eventManager',
-  'file',
-  'spool',
-  'queue',
-  'batch',
-  'overflow',
-  'retry',
-  'timestamps',
-  'minLevel',
-  'source',
-  'keepPinoFields',
-  'closeTimeoutMs',
-])
-
-/** Validate transport options; exported so a main thread can check them before starting pino. */
-export function validateTransportOptions(options: unknown): MadsciTransportOptions {
-  if (options === undefined || options === null) return {}
-  if (typeof options !== 'object' || Array.isArray(options)) throw new ConfigError('options', 'transport options must be an object')
-  for (const key of Object.keys(options)) {
-    // Keys pino itself adds to every transport's options.
-    if (key.startsWith('$') || key === 'pinoWillSendConfig') continue
-    if (!KNOWN.has(key)) throw new ConfigError(key, `unknown transport option; known options are ${[...KNOWN].join(', ')}`)
-  }
-  const o = options as MadsciTransportOptions
-  if (o.minLevel !== undefined && parseLevel(o.minLevel, { aliases: true }) === undefined) {
-    throw new ConfigError('minLevel', `${JSON.stringify(o.minLevel)}; use 0, 10, 20, 30, 40, 50 or a level name`)
-  }
-  if (o.closeTimeoutMs !== undefined && !(typeof o.closeTimeoutMs === 'number' && o.closeTimeoutMs >= 0)) {
-    throw new ConfigError('closeTimeoutMs', 'must be a number of milliseconds ≥ 0')
-  }
-  return o
-}
-
 export default async function madsciTransport(rawOptions?: MadsciTransportOptions) {
   const options = validateTransportOptions(rawOptions)
-  const loggerOptions: EventLoggerOptions = {
-    mongodb: options.mongodb as EventLoggerOptions['mongodb'],
-    eventManager: options.eventManager,
-    file: options.file,
-    spool: options.spool,
-    queue: options.queue,
-    batch: options.batch,
-    overflow: options.overflow,
-    retry: options.retry,
-    timestamps: options.timestamps,
-    source: options.source,
-    // The transport has its own level filter; the core's level applies to logger calls only.
-    level: 0,
-    saveOnExit: true,
-  }
-  // Without a spool, overflow blocks: the worker stops reading and pino buffers upstream, so a
-  // burst is delivered late rather than dropped.
-  if (options.overflow === undefined && options.spool === undefined && !process.env.EVENT_CLIENT_SPOOL_DIR && !options.mongodb && !options.eventManager && !process.env.EVENT_SERVER_URL && !process.env.EVENT_DB_URL) {
-    loggerOptions.overflow = 'block'
-  }
-  // Throws ConfigError for bad options: pino reports it on the main thread.
+  const loggerOptions = loggerOptionsFor(options)
+  // Throws ConfigError for bad options or environment variables: pino reports it on the main thread.
   const { core, source } = createLoggerCore(loggerOptions)
+  try {
+    await checkFileSinks(core.pipeline.stats())
+  } catch (err) {
+    await core.close({ timeoutMs: 0 }).catch(() => undefined)
+    throw err
+  }
   const minLevel = options.minLevel === undefined ? 0 : (parseLevel(options.minLevel, { aliases: true }) as number)
-  const keepPinoFields = options.keepPinoFields !== false
-  const closeTimeoutMs = options.closeTimeoutMs ?? 8000
-  const block = loggerOptions.overflow === 'block'
+  const keepPinoFields = options.keepPinoFields ?? TRANSPORT_DEFAULTS.keepPinoFields
+  const closeTimeoutMs = options.closeTimeoutMs ?? TRANSPORT_DEFAULTS.closeTimeoutMs
+  const spoolDir = spoolRoot(loggerOptions, core.pipeline.stats())
+  // Records a previous process left in the spool are delivered by this one (counted as delivered).
+  const inheritedSpool = core.pipeline.stats().sinks.some((s) => (s.spool?.pendingBytes ?? 0) > 0)
+  const counts: TransportCounts = { lines: 0, below_min_level: 0, unparsed_lines: 0, invalid_lines: 0 }
+  const started = Date.now()
+  let endRequestedAt: number | undefined
+  let busy = false
+
   const pinoWillSendConfig =
     (rawOptions as { pinoWillSendConfig?: boolean } | undefined)?.pinoWillSendConfig === true ||
     (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | undefined)?.workerData?.pinoWillSendConfig === true
 
-  return build(
+  let lineStream: (NodeJS.ReadableStream & { readableLength: number }) | undefined
+  const destination = await build(
     async (stream) => {
-      const levels = (stream as unknown as { levels?: { labels?: Record<number, string> } }).levels
-      const mapOptions = {
-        labels: levels?.labels,
-        messageKey: (stream as unknown as { messageKey?: string }).messageKey,
-        errorKey: (stream as unknown as { errorKey?: string }).errorKey,
+      lineStream = stream as unknown as typeof lineStream
+      // The close deadline counts from the moment pino ends the stream (its exit window starts then).
+      const end = stream.end.bind(stream) as (...args: unknown[]) => unknown
+      ;(stream as unknown as { end: (...args: unknown[]) => unknown }).end = (...args: unknown[]) => {
+        endRequestedAt ??= Date.now()
+        return end(...args)
+      }
+      const s = stream as unknown as { levels?: { labels?: Record<number, string> }; messageKey?: string; errorKey?: string }
+      const mapOptions: LineMapOptions = {
+        labels: s.levels?.labels,
+        messageKey: s.messageKey,
+        errorKey: s.errorKey,
         timestampMode: core.timestampMode,
         keepPinoFields,
         source,
       }
+      // Lines that are not JSON (a text-formatting pipeline stage before us) are kept as INFO events.
+      stream.on('unknown', (text: unknown) => {
+        if (typeof text !== 'string' || text.trim() === '') return
+        counts.unparsed_lines++
+        if (20 >= minLevel) core.pipeline.push(mapTextLine(text, mapOptions))
+      })
       for await (const line of stream) {
-        const event = mapPinoLine(line as Record<string, unknown>, mapOptions)
-        if (event.log_level < minLevel) continue
-        if (!core.pipeline.push(event) && block) {
-          // Backpressure: stop reading until the queues have room (pino's buffer absorbs meanwhile).
-          while (!core.pipeline.hasCapacity() && !core.pipeline.closed) await new Promise((r) => setTimeout(r, 5))
+        busy = true
+        counts.lines++
+        try {
+          const level = lineLevel(line as Record<string, unknown>, mapOptions.labels)
+          if (level < minLevel) {
+            counts.below_min_level++
+            continue
+          }
+          if (!core.pipeline.push(mapPinoLine(line as Record<string, unknown>, mapOptions, level))) {
+            // Overflow `block`: stop reading until the blocking sinks have room; pino buffers meanwhile.
+            while (!core.pipeline.hasCapacity() && !core.pipeline.closed) await sleep(5)
+          }
+        } catch (err) {
+          // A line that cannot be mapped must not stop the transport: count and report it.
+          counts.invalid_lines++
+          core.pipeline.emit('error', err as Error, { stage: 'transport-map' })
+        } finally {
+          busy = false
         }
       }
     },
     {
       expectPinoConfig: pinoWillSendConfig,
       async close() {
-        const deadline = Date.now() + closeTimeoutMs
-        // Deliver what is queued first (most of the window), so the totals below are final.
-        await core.pipeline.flush({ timeoutMs: Math.max(0, Math.floor(closeTimeoutMs * 0.8)) }).catch(() => undefined)
-        const totals = core.pipeline.stats()
-        // The totals, as a MADSci event (DEBUG) delivered with the last batch.
-        core.pipeline.push(
-          new LoggedEvent(
-            newUlid(),
-            'log_debug',
-            10,
-            false,
-            nowTimestamp(core.timestampMode),
-            source,
-            safeJsonStringify({
-              message: 'madsci-events pino transport closing',
-              madsci_events: {
-                kind: 'transport_summary',
-                accepted: totals.accepted,
-                delivered: totals.delivered,
-                retried: totals.retried,
-                failed: totals.failed,
-                spooled: totals.spooled,
-                replayed: totals.replayed,
-                dropped: totals.dropped,
-              },
-            }),
-            null,
-            null,
-          ),
-        )
-        const report = await core.close({ timeoutMs: Math.max(100, deadline - Date.now()) })
-        if (report.spooled > 0 || report.lost > 0) {
-          process.stderr.write(
-            `madsci-events transport: closed with ${report.spooled} event(s) spooled for the next start and ${report.lost} lost (${report.delivered} delivered)\n`,
-          )
+        const startedClose = endRequestedAt ?? Date.now()
+        const deadline = startedClose + closeTimeoutMs
+        // Deliver what is queued with most of the window; the last part is for spooling the rest.
+        const reserve = Math.min(1000, closeTimeoutMs * 0.2)
+        await core.pipeline.flush({ timeoutMs: Math.max(0, deadline - reserve - Date.now()) }).catch(() => undefined)
+        core.pipeline.push(summaryEvent(core.pipeline.stats(), counts, source, core.timestampMode, started))
+        let report: CloseReport
+        try {
+          report = await core.close({ timeoutMs: Math.max(50, deadline - Date.now()) })
+        } catch (err) {
+          say(`madsci-events transport: closing failed: ${(err as Error).message}\n`)
+          return
         }
+        const line = summaryLine(core.pipeline.stats(), report, { spoolDir, inheritedSpool, elapsedMs: Date.now() - startedClose })
+        if (line) say(line)
       },
     },
   )
+  // pino's `logger.flush(cb)` reaches this through thread-stream.
+  ;(destination as unknown as { flush: () => Promise<void> }).flush = () => flushTransport(core, () => busy || (lineStream?.readableLength ?? 0) > 0, closeTimeoutMs)
+  return destination
+}
+
+async function flushTransport(core: LoggerCore, reading: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  // Lines already handed to the stream are mapped and queued first.
+  while (reading() && Date.now() < deadline) await sleep(1)
+  await core.pipeline.flush({ timeoutMs: Math.max(0, deadline - Date.now()) }).catch(() => undefined)
+}
+
+/** The file sink is opened at start: an unwritable path is a configuration error, not silent loss. */
+async function checkFileSinks(stats: PipelineStats): Promise<void> {
+  for (const s of stats.sinks) {
+    if (s.sink !== 'file') continue
+    try {
+      await mkdir(dirname(s.target), { recursive: true })
+      const fh = await open(s.target, 'a')
+      await fh.close()
+    } catch (err) {
+      throw new ConfigError('file', `cannot write the event file ${s.target}: ${(err as Error).message}; choose a writable path`)
+    }
+  }
+}
+
+function spoolRoot(options: ReturnType<typeof loggerOptionsFor>, stats: PipelineStats): string | undefined {
+  try {
+    return resolveSpool(options, process.env, stats.sinks.some((s) => s.sink !== 'file'))?.dir
+  } catch {
+    return undefined
+  }
+}
+
+/** Straight to fd 2: a worker's `process.stderr` is relayed through the main thread, which is exiting. */
+function say(text: string): void {
+  try {
+    writeSync(2, text)
+  } catch {
+    /* stderr closed */
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }

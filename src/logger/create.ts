@@ -13,6 +13,9 @@ import { HttpStore, type HttpStoreOptions } from '../stores/http.js'
 import { MongoStore, type MongoStoreOptions } from '../stores/mongo.js'
 import type { Reader, Sink } from '../stores/types.js'
 import type { MadsciWarning } from '../warnings.js'
+import { type AlertOptions, createAlertDispatcher } from '../notify/index.js'
+import type { EventInput } from '../event/model.js'
+import { parseEvent } from '../event/validate.js'
 import { EventLogger, type LoggerCore } from './logger.js'
 import { activeSpanLookup } from './otel.js'
 import { checkOwnership } from './ownership.js'
@@ -65,6 +68,13 @@ export interface EventLoggerOptions {
   otel?: boolean
   /** Save unsent events to the spool synchronously on `process.exit`. Default true. */
   saveOnExit?: boolean
+  /**
+   * Alerts: notifiers (email, webhook, console, `{ module, options }` plugins) and `alertLevel`
+   * (default ERROR). An event alerts when `alert: true` or its level ≥ `alertLevel`. Not read from
+   * the environment here (MADSci sends email from the server; `madsci-events serve` reads
+   * `EVENT_EMAIL_ALERTS`); pass `alertOptionsFromEnv()` to opt in.
+   */
+  alerts?: AlertOptions
   /** In-process consumers of every accepted event (notifier dispatchers, analyzer hosts). */
   consumers?: Array<EventConsumer & { flush?(): Promise<void>; close?(options?: { timeoutMs?: number }): Promise<void> }>
   /** Degraded-mode notices. Default: printed once each to stderr. */
@@ -242,7 +252,17 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
     timestampMode,
     saveOnExit: options.saveOnExit,
   })
-  const consumers = options.consumers ?? []
+  // Events the plugins report about themselves (failed sends, digests, anomalies) go through the
+  // same pipeline; a bad one is reported on the bus rather than thrown into the plugin.
+  const logOwn = (input: EventInput): void => {
+    try {
+      pipeline.push(parseEvent(input, { defaultSource: source, timestampMode }))
+    } catch (err) {
+      pipeline.emit('error', err as Error, { stage: 'plugin-event' })
+    }
+  }
+  const consumers = [...(options.consumers ?? [])]
+  if (options.alerts) consumers.unshift(createAlertDispatcher(options.alerts, { log: logOwn }))
   for (const c of consumers) pipeline.addConsumer(c)
 
   let closing: Promise<CloseReport> | undefined
@@ -255,14 +275,18 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
       pipeline.emit('error', new ConfigError('call', message), { stage: 'log' })
     },
     async flush(opts) {
-      await pipeline.flush(opts)
+      // Plugins first: what they log while flushing is then flushed with the rest.
       for (const c of consumers) await c.flush?.()
+      await pipeline.flush(opts)
     },
     close(opts) {
       closing ??= (async () => {
-        const report = await pipeline.close(opts)
-        for (const c of consumers) await c.close?.(opts)
-        return report
+        const timeoutMs = opts?.timeoutMs ?? 10_000
+        const deadline = Date.now() + timeoutMs
+        // Plugins close first (pending digests go out, their reports are logged), with half the
+        // time; the pipeline then delivers everything, theirs included, with the rest.
+        for (const c of consumers) await c.close?.({ timeoutMs: Math.max(0, Math.floor((deadline - Date.now()) / 2)) })
+        return pipeline.close({ timeoutMs: Math.max(0, deadline - Date.now()) })
       })()
       return closing
     },
