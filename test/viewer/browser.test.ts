@@ -1,5 +1,5 @@
 import type { Page, Request } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { newUlid } from '../../src/event/ulid.js'
 import type { Running } from '../server/helpers.js'
 import { artifactPath, type Browser, chromium, DroppableProxy, launchBrowser, pageIds, pageStats, postBatch, startViewerServer, waitForLoaded, waitForState } from './support.js'
@@ -35,6 +35,13 @@ describe.skipIf(!chromium.path)(`live viewer in Chromium${chromium.path ? '' : `
   beforeAll(async () => {
     browser = await launchBrowser()
   })
+  /** Uncaught errors in any page of the current test: each test ends with none. */
+  let pageErrors: string[] = []
+  afterEach(() => {
+    const errors = pageErrors
+    pageErrors = []
+    expect(errors).toEqual([])
+  })
   afterAll(async () => {
     await browser?.close()
     for (const s of servers) await s.close().catch(() => undefined)
@@ -50,6 +57,7 @@ describe.skipIf(!chromium.path)(`live viewer in Chromium${chromium.path ? '' : `
     const page = await browser.page()
     const requests: Request[] = []
     page.on('request', (r) => requests.push(r))
+    page.on('pageerror', (err) => pageErrors.push(err.stack ?? err.message))
     await page.goto(url)
     return { page, requests }
   }
@@ -83,14 +91,20 @@ describe.skipIf(!chromium.path)(`live viewer in Chromium${chromium.path ? '' : `
     expect(await page.locator('#list .row.lv-error').filter({ hasText: 'gripper jammed' }).count()).toBe(1)
     expect(await page.locator('#loaded').textContent()).toBe('37 loaded · 1 alerts · 2 errors')
 
-    // Counts: from /events/aggregate when the server has it, else from the loaded events.
-    const stats = await pageStats(page)
+    // Counts per level and type: from /events/aggregate over the last 24 hours when the server has
+    // the route (with the chart), else from the loaded events (chart hidden). Here both are the
+    // 37 events of this test's database.
     const hasAggregate = s.server.routes.some((r) => r.path === '/events/aggregate')
-    expect(stats.aggregate).toBe(hasAggregate ? 'available' : 'missing')
+    if (hasAggregate) await page.reload()
+    await expect.poll(async () => (await pageStats(page)).aggregate).toBe(hasAggregate ? 'available' : 'missing')
+    await waitForLoaded(page, 37)
     expect(await page.locator('#chart').isHidden()).toBe(!hasAggregate)
-    if (!hasAggregate) {
-      expect(await page.locator('#levels [data-level="20"]').textContent()).toBe('INFO 34')
-      expect(await page.locator('#typecounts [data-type="log_info"]').textContent()).toBe('log_info 14')
+    await expect.poll(() => page.locator('#levels [data-level="20"]').textContent()).toBe('INFO 34')
+    expect(await page.locator('#levels [data-level="50"]').textContent()).toBe('CRITICAL 1')
+    expect(await page.locator('#typecounts [data-type="log_info"]').textContent()).toBe('log_info 14')
+    if (hasAggregate) {
+      expect(await page.locator('#chart rect.bar').count()).toBeGreaterThan(0)
+      expect(await page.locator('#chart-caption').textContent()).toMatch(/^37 events per hour/)
     }
 
     // Self-contained: every request went to our server.

@@ -41,10 +41,7 @@ export async function launchBrowser(): Promise<Browser> {
   return {
     context,
     page: async () => {
-      const page = await context.newPage()
-      // A page error is a test failure, reported with the test that caused it.
-      page.on('pageerror', (err) => process.stderr.write(`viewer page error: ${err.stack ?? err.message}\n`))
-      return page
+      return context.newPage()
     },
     close: async () => {
       await context.close().catch(() => undefined)

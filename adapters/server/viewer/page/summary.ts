@@ -16,8 +16,11 @@ export interface Aggregate {
   end_time: string
   total: number
   groups: Record<string, number>
-  buckets?: Array<{ start: string; end: string; total: number; counts: Record<string, number> }>
+  buckets?: Array<{ start: string; end: string; label?: string; total: number; counts: Record<string, number> }>
 }
+
+/** A bucket bound: ISO with a zone, or naive UTC (how the analyzers print times). */
+const utc = (s: string): Date => new Date(/(Z|[+-]\d\d:?\d\d)$/.test(s) ? s : `${s}Z`)
 
 const RANGES: Record<string, { ms: number; bucket: 'hour' | 'day' }> = {
   '24h': { ms: 24 * 3600_000, bucket: 'hour' },
@@ -141,7 +144,7 @@ export class Summary {
       const g = document.createElementNS(SVG, 'g')
       const title = document.createElementNS(SVG, 'title')
       const parts = Object.entries(b.counts).map(([k, n]) => `${levelName(levelFromKey(k) ?? Number(k))} ${n}`)
-      title.textContent = `${new Date(b.start).toLocaleString()}: ${b.total} events${parts.length ? ` (${parts.join(', ')})` : ''}`
+      title.textContent = `${b.label ?? utc(b.start).toLocaleString()}: ${b.total} events${parts.length ? ` (${parts.join(', ')})` : ''}`
       g.appendChild(title)
       let y = H
       for (const l of LEVELS) {
@@ -169,7 +172,7 @@ export class Summary {
       svg.appendChild(g)
     })
     this.#el.chartSvg.replaceChildren(svg)
-    const fmt = (s: string): string => new Date(s).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
+    const fmt = (s: string): string => utc(s).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
     this.#el.caption.textContent = `${this.#levels?.total.toLocaleString()} events per ${this.#levels?.bucket}, ${fmt(buckets[0].start)} to ${fmt(buckets[buckets.length - 1].end)}; peak ${max.toLocaleString()}`
   }
 }
