@@ -107,6 +107,18 @@ describe.skipIf(!chromium.path)(`live viewer in Chromium${chromium.path ? '' : `
       expect(await page.locator('#chart-caption').textContent()).toMatch(/^37 events per hour/)
     }
 
+    // Pause holds the list still while events keep arriving; resume applies them.
+    await page.click('#pause')
+    expect(await page.locator('#conn').textContent()).toBe('paused')
+    const receivedBefore = (await pageStats(page)).received
+    const [held] = await postBatch(s.url, [ev('log_info', 20, 'held while paused')])
+    await page.waitForFunction((n) => (window as unknown as { madsciViewer: { stats(): { received: number } } }).madsciViewer.stats().received === n, receivedBefore + 1)
+    expect((await pageStats(page)).loaded).toBe(37)
+    await page.click('#pause')
+    await waitForLoaded(page, 38)
+    expect((await pageIds(page))[0]).toBe(held)
+    expect(await page.locator('#conn').textContent()).toBe('live')
+
     // Self-contained: every request went to our server.
     const origins = new Set(requests.map((r) => new URL(r.url()).origin))
     expect([...origins]).toEqual([new URL(s.url).origin])
@@ -288,6 +300,19 @@ describe.skipIf(!chromium.path)(`live viewer in Chromium${chromium.path ? '' : `
     await expect.poll(() => page.locator('#list-foot').textContent()).toBe('Beginning of history.')
     expect(await pageIds(page)).toEqual([...posted].reverse())
     expect((await pageStats(page)).more).toBe(false)
+
+    // Scrolled down, new events do not move what is being read; a badge counts them.
+    const topRow = (): Promise<string | null> =>
+      page.locator('#list').evaluate((el) => el.querySelector(`.row[data-index="${Math.ceil(el.scrollTop / 22)}"]`)?.getAttribute('data-id') ?? null)
+    const reading = await topRow()
+    expect(reading).toBe(posted[posted.length - 1 - Math.ceil((await page.locator('#list').evaluate((el) => el.scrollTop)) / 22)])
+    const fresh = await postBatch(s.url, [ev('log_info', 20, 'new 1'), ev('log_info', 20, 'new 2'), ev('log_info', 20, 'new 3')])
+    await waitForLoaded(page, 453)
+    await expect.poll(() => page.locator('#newer').textContent()).toBe('↑ 3 newer')
+    await expect.poll(topRow).toBe(reading)
+    await page.click('#newer')
+    await expect.poll(() => page.locator('#list .row[data-index="0"]').getAttribute('data-id')).toBe(fresh[2])
+    expect(await page.locator('#newer').isHidden()).toBe(true)
     await page.close()
   })
 
