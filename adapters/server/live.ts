@@ -18,6 +18,9 @@ import { validationError } from './http.js'
  * - The last `capacity` events are kept in arrival order: a client reconnecting with
  *   `Last-Event-ID` gets everything after that id from memory, exactly, even if ids arrived out of
  *   order. An id older than the buffer is resumed from the store by id order instead.
+ * - Every id published recently is remembered apart from the buffer (for as long as a poll can
+ *   read it again, or a change stream can echo it), so an event is published once even when the
+ *   buffer is small or the ingest rate high.
  */
 
 export interface LiveFilter {
@@ -77,12 +80,18 @@ export interface LiveHubOptions {
 }
 
 const LOOKBACK_MS = 5000
+/** How long a published id is remembered when a change stream (not a poll) feeds the hub. */
+const ECHO_WINDOW_MS = 60_000
+/** Hard cap on remembered ids (a flood of ids from far-future clocks cannot grow memory forever). */
+const MAX_REMEMBERED = 200_000
 
 export class LiveHub {
   readonly #opts: LiveHubOptions
   readonly #reader: Reader
   #ring: Event[] = []
   #ringIds = new Map<string, number>()
+  /** Recently published ids → when they were published (insertion order = publication order). */
+  #recent = new Map<string, number>()
   #seq = 0
   #subs = new Set<Subscriber>()
   #timer: NodeJS.Timeout | undefined
@@ -91,6 +100,7 @@ export class LiveHub {
   #changeStream: { close(): Promise<void> } | undefined
   #closed = false
   #published = 0
+  #polls = 0
 
   constructor(reader: Reader, options: LiveHubOptions) {
     this.#reader = reader
@@ -103,6 +113,11 @@ export class LiveHub {
 
   get published(): number {
     return this.#published
+  }
+
+  /** Store polls done (no change streams: FerretDB); each reads what other instances wrote. */
+  get polls(): number {
+    return this.#polls
   }
 
   /** Start watching the store for events other instances write. */
@@ -164,11 +179,15 @@ export class LiveHub {
     } catch (err) {
       this.#opts.onError?.(err as Error)
     }
+    this.#polls++
   }
 
   /** A new event (ingested here, or seen in the store): buffer it and send it to matching subscribers. */
   publish(event: Event): void {
-    if (this.#ringIds.has(event.event_id)) return
+    if (this.#ringIds.has(event.event_id) || this.#recent.has(event.event_id)) return
+    const now = Date.now()
+    this.#recent.set(event.event_id, now)
+    this.#forget(now)
     this.#published++
     const seq = ++this.#seq
     this.#ring.push(event)
@@ -180,6 +199,20 @@ export class LiveHub {
     }
     for (const s of this.#subs) {
       if (matches(s.filter, event)) s.send(event)
+    }
+  }
+
+  /**
+   * Forget ids that can no longer come back: with polling, those at or below the poll's lower
+   * bound (a poll only reads ids above it); with a change stream, those published more than a
+   * minute ago. Oldest first, so this is amortized O(1) per publish.
+   */
+  #forget(now: number): void {
+    for (const [id, at] of this.#recent) {
+      const polling = this.#timer !== undefined && this.#pollAfter !== undefined
+      const gone = polling ? id <= (this.#pollAfter as string) && at < now - LOOKBACK_MS : at < now - ECHO_WINDOW_MS
+      if (!gone && this.#recent.size <= MAX_REMEMBERED) break
+      this.#recent.delete(id)
     }
   }
 
