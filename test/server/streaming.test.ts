@@ -174,3 +174,24 @@ describe.each(STORE_KINDS)('resume beyond the in-memory buffer on the %s store',
     }
   })
 })
+
+describe('the live hub publishes each event once', () => {
+  it('a store poll re-reading recent events does not resend the ones the small buffer has dropped', async () => {
+    // FerretDB has no change streams: the hub polls the store every 50 ms, re-reading the last 5 s.
+    const r = await startServer('ferretdb', 'stream-dedup', { settings: { live_buffer_events: 5, live_poll_interval_ms: 50 } })
+    try {
+      const c = await open('sse', r)
+      const ids = await postAll(r, Array.from({ length: 20 }, (_, i) => ({ event_type: 'test', event_data: { i } })))
+      await r.server.core.flush()
+      // Several polls after the events were stored: each one reads all 20 again.
+      const polls = r.server.context.live.polls
+      await eventually(() => (r.server.context.live.polls >= polls + 3 ? true : undefined))
+      const [last] = await postAll(r, [{ event_type: 'test', event_data: { last: true } }])
+      await eventually(() => (c.ids.includes(last) ? true : undefined))
+      expect(c.ids).toEqual([...ids, last])
+      c.close()
+    } finally {
+      await r.close()
+    }
+  })
+})
