@@ -107,17 +107,21 @@ describe.skipIf(!chromium.path)(`live viewer in Chromium${chromium.path ? '' : `
       expect(await page.locator('#chart-caption').textContent()).toMatch(/^37 events per hour/)
     }
 
-    // Pause holds the list still while events keep arriving; resume applies them.
+    // Pause holds the rows in view still while events keep arriving (and are kept); resume jumps to them.
+    const newest = (await pageIds(page))[0]
     await page.click('#pause')
     expect(await page.locator('#conn').textContent()).toBe('paused')
-    const receivedBefore = (await pageStats(page)).received
     const [held] = await postBatch(s.url, [ev('log_info', 20, 'held while paused')])
-    await page.waitForFunction((n) => (window as unknown as { madsciViewer: { stats(): { received: number } } }).madsciViewer.stats().received === n, receivedBefore + 1)
-    expect((await pageStats(page)).loaded).toBe(37)
-    await page.click('#pause')
     await waitForLoaded(page, 38)
     expect((await pageIds(page))[0]).toBe(held)
+    await expect.poll(() => page.locator('#newer').textContent()).toBe('↑ 1 newer')
+    const firstInView = (): Promise<string | null> =>
+      page.locator('#list').evaluate((el) => el.querySelector(`.row[data-index="${Math.ceil(el.scrollTop / 22)}"]`)?.getAttribute('data-id') ?? null)
+    await expect.poll(firstInView).toBe(newest)
+    await page.click('#pause')
+    await expect.poll(firstInView).toBe(held)
     expect(await page.locator('#conn').textContent()).toBe('live')
+    expect(await page.locator('#newer').isHidden()).toBe(true)
 
     // Self-contained: every request went to our server.
     const origins = new Set(requests.map((r) => new URL(r.url()).origin))

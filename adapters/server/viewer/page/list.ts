@@ -76,13 +76,16 @@ export class VirtualList {
     return -1
   }
 
-  /** The item list changed: `addedAtTop` rows were added above the current ones. */
-  update(addedAtTop = 0): void {
+  /**
+   * The item list changed: `addedAtTop` rows were added above the current ones. They push the
+   * rows in view down and out of it only when the list is at the top and not `hold`ing still.
+   */
+  update(addedAtTop = 0, hold = false): void {
     const el = this.#o.el
     this.#count = this.#o.items().length
     this.#o.spacer.style.height = `${this.#count * ROW_HEIGHT + FOOT_HEIGHT}px`
     this.#o.foot.style.transform = `translateY(${this.#count * ROW_HEIGHT}px)`
-    if (addedAtTop > 0 && el.scrollTop > 0) {
+    if (addedAtTop > 0 && (el.scrollTop > 0 || hold)) {
       el.scrollTop += addedAtTop * ROW_HEIGHT
       this.#setUnseen(this.#unseen + addedAtTop)
     }

@@ -266,7 +266,7 @@ async function loadOlder(): Promise<void> {
 }
 
 function scheduleFlush(): void {
-  if (flushScheduled || paused) return
+  if (flushScheduled) return
   flushScheduled = true
   if (document.hidden) setTimeout(flush, 1000)
   else requestAnimationFrame(flush)
@@ -275,7 +275,7 @@ function scheduleFlush(): void {
 /** Apply every queued stream event in one pass. */
 function flush(): void {
   flushScheduled = false
-  if (paused || !pending.length) return
+  if (!pending.length) return
   flushes++
   const batch = pending
   pending = []
@@ -288,7 +288,8 @@ function flush(): void {
     }
   }
   const added = store.addNewer(events)
-  list.update(added)
+  // Paused: the events are kept (nothing is lost, memory stays bounded) but the rows in view stay put.
+  list.update(added, paused)
   renderHeader()
   if (summary.status !== 'available') summary.render()
 }
@@ -410,7 +411,7 @@ ui.pause.addEventListener('click', () => {
   ui.pause.setAttribute('aria-pressed', String(paused))
   ui.pause.textContent = paused ? 'Resume' : 'Pause'
   setConn(paused ? 'paused' : (stream?.state ?? 'connecting'))
-  if (!paused) scheduleFlush()
+  if (!paused) list.scrollToTop()
 })
 ui.newer.addEventListener('click', () => list.scrollToTop())
 
