@@ -173,6 +173,7 @@ export class Summary {
     })
     this.#el.chartSvg.replaceChildren(svg)
     const fmt = (s: string): string => utc(s).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
-    this.#el.caption.textContent = `${this.#levels?.total.toLocaleString()} events per ${this.#levels?.bucket}, ${fmt(buckets[0].start)} to ${fmt(buckets[buckets.length - 1].end)}; peak ${max.toLocaleString()}`
+    const unit = this.#levels?.bucket ?? 'bucket'
+    this.#el.caption.textContent = `${this.#levels?.total.toLocaleString()} events in ${buckets.length} ${unit}s, ${fmt(buckets[0].start)} to ${fmt(buckets[buckets.length - 1].end)}; busiest ${unit}: ${max.toLocaleString()}`
   }
 }
