@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs'
 import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { Writable } from 'node:stream'
 import { workerData } from 'node:worker_threads'
 import build from 'pino-abstract-transport'
 import { ConfigError } from '../src/errors.js'
@@ -34,6 +35,31 @@ export { mapPinoLine, lineLevel, normalizeError, type LineMapOptions } from './m
  *   many events were left in the spool, refused, dropped or lost, whenever any were.
  */
 export default async function madsciTransport(rawOptions?: MadsciTransportOptions) {
+  try {
+    return await startTransport(rawOptions)
+  } catch (err) {
+    // Said here too: a program that exits at once never hears of the worker's error otherwise.
+    say(`madsci-events transport: cannot start: ${(err as Error).message}\n`)
+    return failedDestination(err as Error)
+  }
+}
+
+/**
+ * A destination that reports `err` through thread-stream's error path: the worker marks the
+ * shared state as failed at once, so pino's main thread fails fast (its flushSync no longer waits
+ * 10 s for a worker that never started) and gets the error as the stream's `error` event.
+ */
+function failedDestination(err: Error): Writable {
+  const dest = new Writable({
+    write(_chunk, _encoding, callback) {
+      callback()
+    },
+  })
+  setImmediate(() => dest.emit('error', err))
+  return dest
+}
+
+async function startTransport(rawOptions?: MadsciTransportOptions) {
   const options = validateTransportOptions(rawOptions)
   const loggerOptions = loggerOptionsFor(options)
   // Throws ConfigError for bad options or environment variables: pino reports it on the main thread.
