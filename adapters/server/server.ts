@@ -22,6 +22,7 @@ import { eventRoutes } from './routes-events.js'
 import { createWebSocketHandler, streamRoutes } from './routes-stream.js'
 import { describeStore, loadSettings, type ServerSettings, settingsFromEnv } from './settings.js'
 import { VERSION } from './version.js'
+import { viewerPlugin } from './viewer.js'
 
 /**
  * `createServer(options)`: MADSci's Event Manager HTTP API in Node, over the same pipeline and
@@ -43,6 +44,8 @@ export interface ServerOptions {
   alerts?: AlertOptions
   /** Extra routes (the analysis and viewer modules register theirs here). */
   plugins?: Array<(router: Router, ctx: ServerContext) => void>
+  /** Serve the live viewer page at `/` and `/ui`. Default true. */
+  viewer?: boolean
   /** Degraded-mode notices. Default: stderr, once each. */
   onWarning?: (w: MadsciWarning) => void
   /** Unexpected errors (a 500, a failed background pass). Default: stderr. */
@@ -139,6 +142,7 @@ export class MadsciServer {
     eventRoutes(this.#router, this.context)
     streamRoutes(this.#router, this.context)
     adminRoutes(this.#router, this.context)
+    if (options.viewer !== false && !options.plugins?.includes(viewerPlugin)) viewerPlugin(this.#router, this.context)
     for (const plugin of options.plugins ?? []) plugin(this.#router, this.context)
     this.#server = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res))
     this.#ws = createWebSocketHandler(this.context, (req, path, query) => this.#auth.check(req, path, query))
