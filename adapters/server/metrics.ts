@@ -30,14 +30,13 @@ export class Metrics {
       const [m, r, s] = k.split(' ')
       return [`{method="${esc(m)}",route="${esc(r)}",status="${s}"}`, v]
     }))
-    metric('madsci_http_request_duration_seconds_sum', 'counter', 'Total time spent answering, by route.', [...this.#durations].map(([k, d]) => {
+    // A summary family (sum and count, no quantiles): one TYPE line for both series, as the format requires.
+    lines.push('# HELP madsci_http_request_duration_seconds Time spent answering, by route.', '# TYPE madsci_http_request_duration_seconds summary')
+    for (const [k, d] of this.#durations) {
       const [m, r] = k.split(' ')
-      return [`{method="${esc(m)}",route="${esc(r)}"}`, Number(d.sum.toFixed(6))]
-    }))
-    metric('madsci_http_request_duration_seconds_count', 'counter', 'Requests timed, by route.', [...this.#durations].map(([k, d]) => {
-      const [m, r] = k.split(' ')
-      return [`{method="${esc(m)}",route="${esc(r)}"}`, d.count]
-    }))
+      const labels = `{method="${esc(m)}",route="${esc(r)}"}`
+      lines.push(`madsci_http_request_duration_seconds_sum${labels} ${Number(d.sum.toFixed(6))}`, `madsci_http_request_duration_seconds_count${labels} ${d.count}`)
+    }
     metric('madsci_events_ingested_total', 'counter', 'Events accepted through POST /event and POST /events/batch.', [['', this.ingested]])
     metric('madsci_rate_limited_total', 'counter', 'Requests refused with 429.', [['', this.rateLimited]])
     metric('madsci_auth_failures_total', 'counter', 'Requests refused with 401.', [['', this.authFailures]])
