@@ -181,18 +181,28 @@ export function pythonIsoformat(text: string): string {
 
 export type Handler = (req: Request, res: ServerResponse) => Promise<void> | void
 
+/** What `/openapi.json` says about a route its module did not describe there itself. */
+export interface RouteDoc {
+  summary: string
+  description?: string
+  tags?: string[]
+  /** Response media type (default application/json). */
+  produces?: string
+}
+
 interface Route {
   method: string
   path: string
   pattern: RegExp
   keys: string[]
   handler: Handler
+  doc?: RouteDoc
 }
 
 export class Router {
   readonly #routes: Route[] = []
 
-  add(method: string, path: string, handler: Handler): this {
+  add(method: string, path: string, handler: Handler, doc?: RouteDoc): this {
     const keys: string[] = []
     const pattern = new RegExp(
       '^' +
@@ -202,7 +212,7 @@ export class Router {
         }) +
         '/?$',
     )
-    this.#routes.push({ method, path, pattern, keys, handler })
+    this.#routes.push({ method, path, pattern, keys, handler, doc })
     return this
   }
 
@@ -230,7 +240,7 @@ export class Router {
     throw pathMatched ? detail(405, 'Method Not Allowed') : detail(404, 'Not Found')
   }
 
-  get routes(): Array<{ method: string; path: string }> {
-    return this.#routes.map((r) => ({ method: r.method, path: r.path }))
+  get routes(): Array<{ method: string; path: string; doc?: RouteDoc }> {
+    return this.#routes.map((r) => ({ method: r.method, path: r.path, ...(r.doc ? { doc: r.doc } : {}) }))
   }
 }

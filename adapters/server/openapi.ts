@@ -1,5 +1,6 @@
 import { EVENT_TYPE_DESCRIPTIONS, EVENT_TYPES } from '../../src/event/types.js'
 import { OWNERSHIP_FIELDS } from '../../src/event/model.js'
+import type { RouteDoc } from './http.js'
 
 /**
  * The OpenAPI document: MADSci's Event Manager routes with the same names, parameters and schemas
@@ -52,7 +53,24 @@ const streamParams: Param[] = [
 ]
 const ours = ['madsci-events']
 
-export function openApiDocument(info: { title: string; description: string; version: string }): Record<string, unknown> {
+/** Routes served but not described above (plugins, the viewer): listed from their RouteDoc, or generically. */
+function servedRoutes(paths: Record<string, Record<string, unknown>>, routes: Array<{ method: string; path: string; doc?: RouteDoc }>): void {
+  for (const r of routes) {
+    const method = r.method.toLowerCase()
+    if (paths[r.path]?.[method]) continue
+    const params: Param[] = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', type: 'string' }))
+    const summary = r.doc?.summary ?? `${r.method} ${r.path}`
+    paths[r.path] = { ...paths[r.path], [method]: op(summary, params, { tags: r.doc?.tags ?? ours, description: r.doc?.description, produces: r.doc?.produces }) }
+  }
+}
+
+export function openApiDocument(info: { title: string; description: string; version: string }, routes: Array<{ method: string; path: string; doc?: RouteDoc }> = []): Record<string, unknown> {
+  const doc = staticDocument(info)
+  servedRoutes(doc.paths as Record<string, Record<string, unknown>>, routes)
+  return doc
+}
+
+function staticDocument(info: { title: string; description: string; version: string }): Record<string, unknown> {
   const ownershipProps: Record<string, unknown> = {}
   for (const f of OWNERSHIP_FIELDS) ownershipProps[f] = { ...nullable({ type: 'string' }), title: f.replace(/_/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase()).replace('Id', 'ID') }
   return {
@@ -120,6 +138,8 @@ export function openApiDocument(info: { title: string; description: string; vers
         ], { tags: ours }),
       },
       '/metrics': { get: op('Prometheus Metrics', [], { tags: ours, produces: 'text/plain' }) },
+      '/openapi.json': { get: op('OpenAPI Document', [], { tags: ours, description: 'This document.' }) },
+      '/docs': { get: op('API Documentation Page', [], { tags: ours, produces: 'text/html', description: 'A human-readable list of the routes.' }) },
     },
     components: {
       schemas: {

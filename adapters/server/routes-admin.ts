@@ -73,9 +73,10 @@ export function adminRoutes(router: Router, ctx: ServerContext): void {
     res.end(text)
   })
 
-  router.add('GET', '/openapi.json', (_req, res) => sendJson(res, 200, openApiDocument(info)))
+  // Built per request: plugins add their routes after these.
+  router.add('GET', '/openapi.json', (_req, res) => sendJson(res, 200, openApiDocument(info, router.routes)))
   router.add('GET', '/docs', (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-    res.end(docsPage(openApiDocument(info)))
+    res.end(docsPage(openApiDocument(info, router.routes)))
   })
 }
