@@ -205,6 +205,11 @@ export class Delivery {
     return this.#queue.length < this.#opts.maxQueueEvents && this.#queue.bytes < this.#opts.maxQueueBytes
   }
 
+  /** True when this sink's overflow policy is `block` (callers wait for its capacity). */
+  get blocks(): boolean {
+    return this.#opts.overflow === 'block'
+  }
+
   /** Wake the sender (the spool calls this when records reach the disk). */
   poke(): void {
     if (!this.#closing || this.#waiters.length) this.#schedule()

@@ -252,9 +252,13 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     return ok && this.#closed === undefined
   }
 
-  /** True when every sink's memory queue has room (callers using `block` wait for this). */
+  /**
+   * True when every sink whose overflow policy is `block` has room in its memory queue (callers
+   * that got `false` from `push` wait for this). Sinks that spool or drop are not waited for: a
+   * store that is down must not stall the others.
+   */
   hasCapacity(): boolean {
-    return this.#deliveries.every((d) => d.hasCapacity)
+    return this.#deliveries.every((d) => !d.blocks || d.hasCapacity)
   }
 
   /** Log one of the pipeline's own events (reports of drops and refusals) through every sink. */
