@@ -8,7 +8,7 @@ import { PathNotAllowedError } from '../../src/errors.js'
 import type { Event } from '../../src/event/model.js'
 import { eventToJson } from '../../src/event/serialize.js'
 import { parseEvent } from '../../src/event/validate.js'
-import { MADSCI_SCHEMA_VERSION } from '../../src/stores/mongo.js'
+import { MADSCI_SCHEMA_VERSION, MongoStore } from '../../src/stores/mongo.js'
 import type { ManagedStore } from '../../src/stores/types.js'
 
 /**
@@ -19,7 +19,9 @@ import type { ManagedStore } from '../../src/stores/types.js'
  *     <database>/events.ndjson     one event per line, client form (`event_id`), archived ones included
  *     backup_metadata.json         { timestamp, backup_size, checksum (sha256 of the dump), database_version, event_count, format }
  *
- * `restore` reads it back into any store, idempotently (existing ids are left as they are).
+ * `restore` reads it back into any store, idempotently (existing ids are left as they are). Into
+ * MongoDB, an `archived_at` in the form archiving writes (naive UTC, milliseconds: `…T12:00:00.123000`)
+ * becomes a BSON Date again, so restored archived events are purged and TTL-expired as before.
  */
 
 export interface BackupInfo {
@@ -115,6 +117,7 @@ export async function restoreBackup(store: ManagedStore, path: string, options: 
     if (!batch.length) return
     const r = await store.write(batch)
     if (r.rejected.length) throw new Error(`The store refused ${r.rejected.length} event(s) while restoring: ${r.rejected[0].error.message}`)
+    if (store instanceof MongoStore) await restoreArchiveDates(store, batch)
     total += batch.length
     options.onProgress?.(total)
     batch = []
@@ -126,4 +129,16 @@ export async function restoreBackup(store: ManagedStore, path: string, options: 
   }
   await flush()
   return total
+}
+
+/** The form `archived_at` takes when archiving set it (a BSON Date read back by the store). */
+const ARCHIVE_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}000$/
+
+/** Give restored archive times their BSON Date type back (purge and TTL compare Dates only). */
+async function restoreArchiveDates(store: MongoStore, batch: Event[]): Promise<void> {
+  const ops = batch
+    .filter((e) => e.archived && typeof e.archived_at === 'string' && ARCHIVE_DATE.test(e.archived_at))
+    .map((e) => ({ updateOne: { filter: { _id: e.event_id, archived_at: e.archived_at }, update: { $set: { archived_at: new Date(`${(e.archived_at as string).slice(0, 23)}Z`) } } } }))
+  if (!ops.length) return
+  await store.client.db(store.databaseName).collection(store.collectionName).bulkWrite(ops as never, { ordered: false })
 }
