@@ -7,7 +7,7 @@
  */
 
 // Reports (GET /utilization/sessions, /utilization/periods, /utilization/user)
-export { sessionUtilizationReport, type SessionReportOptions, type ReportOptions, type ReportJson } from './session-report.js'
+export { sessionUtilizationReport, newDiagnostics, type SessionReportOptions, type ReportOptions, type ReportJson, type ReportDiagnostics } from './session-report.js'
 export { utilizationPeriodsReport, userSummaryFrom, type PeriodsReportOptions } from './periods-report.js'
 export { userUtilizationReport, type UserReportOptions } from './user-report.js'
 export type { LookupMode } from './lookups.js'

@@ -20,7 +20,7 @@ import { ERROR_ANSWERS, parseTimeParam, presentTime, serverLocalZone, type TimeI
 import { ExperimentDetails, summarise, type BucketResult, type Fragment } from './periods-summary.js'
 import { isDict, pyMean, pyRound } from './pynum.js'
 import { isoNaive, isoUtcAware, pyStrDatetime, seconds } from './pytime.js'
-import { overallSummary, reportedSessionName, type ReportJson, type ReportOptions } from './session-report.js'
+import { noteSessionState, overallSummary, reportedSessionName, type ReportDiagnostics, type ReportJson, type ReportOptions } from './session-report.js'
 import { SessionAccumulator, sessionEntry, type SessionNumbers } from './session-stats.js'
 import { LIFECYCLE_SELECTOR, LifecycleIndex, defaultSession, type Session } from './sessions.js'
 import { eventsInRange, type ReportSource } from './source.js'
@@ -93,7 +93,7 @@ export async function buildPeriodsReport(
   end: number,
   analysisType: string,
   userTimezone: string,
-  options: { includeUsers: boolean; lookups?: ReportOptions['lookups']; generatedAt: () => number },
+  options: { includeUsers: boolean; lookups?: ReportOptions['lookups']; generatedAt: () => number; diagnostics?: ReportDiagnostics },
 ): Promise<ReportJson> {
   const zone = resolveTimeZone(userTimezone)
   const buckets = createBuckets(start, end, analysisType, zone)
@@ -105,8 +105,13 @@ export async function buildPeriodsReport(
   const rangeStart = bStarts.reduce((m, v) => Math.min(m, v), start)
 
   // Pass 1: lifecycle events → sessions (window-wide, or per bucket for the hourly aggregation).
+  const d = options.diagnostics
   const index = new LifecycleIndex()
-  for await (const item of eventsInRange(source, rangeStart, end, LIFECYCLE_SELECTOR)) index.add(item)
+  for await (const item of eventsInRange(source, rangeStart, end, LIFECYCLE_SELECTOR)) {
+    index.add(item)
+    if (d) d.eventsRead++
+  }
+  if (d) d.passes++
   index.seal()
   const units: Unit[] = []
   const addUnit = (s: Session, bucket: number): void => {
@@ -131,6 +136,7 @@ export async function buildPeriodsReport(
   const fragmentCounts = new Map<string, number>()
   const fragmentIds = new Map<string, string[]>()
   for await (const { event, t } of eventsInRange(source, rangeStart, end)) {
+    if (d) d.eventsRead++
     lookups.observe(event)
     const type = event.event_type
     const active = ACTIVITY_TYPES.has(type) ? feeder.at(t) : undefined
@@ -166,6 +172,12 @@ export async function buildPeriodsReport(
     }
   }
 
+  if (d) {
+    d.passes++
+    d.workflows = users?.size ?? 0
+    d.experiments = details.size
+  }
+  noteSessionState(d, units.map((u) => u.acc))
   const numbers: SessionNumbers[] = units.map((u) => u.acc.finish())
   for (const n of numbers) {
     for (const id of n.nodes.keys()) lookups.wantNode(id)
@@ -367,6 +379,7 @@ export async function utilizationPeriodsReport(source: ReportSource, options: Pe
       includeUsers: options.includeUsers ?? true,
       lookups: options.lookups,
       generatedAt: now,
+      diagnostics: options.diagnostics,
     })
   } catch (err) {
     return ERROR_ANSWERS.periodsRoute(err)

@@ -121,21 +121,69 @@ export function pyKey(value: unknown): string {
   return 'j' + JSON.stringify(value)
 }
 
+/** A finite double as an exact integer scaled by 2^1074 (every double is a multiple of 2^-1074). */
+function scaled(v: number): bigint {
+  const view = new DataView(new ArrayBuffer(8))
+  view.setFloat64(0, v)
+  const hi = view.getUint32(0)
+  const lo = view.getUint32(4)
+  const negative = hi >>> 31 === 1
+  const exp = (hi >>> 20) & 0x7ff
+  const fraction = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo)
+  const magnitude = exp === 0 ? fraction : (fraction | (1n << 52n)) << BigInt(exp - 1)
+  return negative ? -magnitude : magnitude
+}
+
+function bitLength(n: bigint): number {
+  return n === 0n ? 0 : n.toString(2).length
+}
+
+/** p / q (q > 0) rounded once to the nearest double (for normal results). */
+function ratioToDouble(p: bigint, q: bigint): number {
+  if (p === 0n) return 0
+  const negative = p < 0n
+  if (negative) p = -p
+  // Enough quotient bits that the one rounding in Number(bigint) is the only one; a sticky bit
+  // records a non-zero remainder so a value just off a tie is not taken for one.
+  let shift = 66 - (bitLength(p) - bitLength(q))
+  let quotient: bigint
+  let remainder: bigint
+  if (shift >= 0) {
+    quotient = (p << BigInt(shift)) / q
+    remainder = (p << BigInt(shift)) % q
+  } else {
+    quotient = p / (q << BigInt(-shift))
+    remainder = p % (q << BigInt(-shift))
+  }
+  quotient = (quotient << 1n) | (remainder === 0n ? 0n : 1n)
+  shift += 1
+  let x = Number(quotient)
+  while (shift > 0) {
+    const step = Math.min(shift, 500)
+    x /= 2 ** step
+    shift -= step
+  }
+  while (shift < 0) {
+    const step = Math.min(-shift, 500)
+    x *= 2 ** step
+    shift += step
+  }
+  return negative ? -x : x
+}
+
 /**
- * `statistics.mean` of floats: Python computes the exact mean and rounds once. A compensated
- * (Neumaier) sum divided by the count agrees with it except, at worst, in the last bit.
+ * `statistics.mean` of floats: the exact mean of the values, rounded once (Python sums them as
+ * exact fractions). A float sum divided by the count can land on the other side of a rounding tie
+ * (`mean([0.1, 0.2])` is 0.15000000000000000832…, which `round(·, 1)` takes up to 0.2).
  */
 export function pyMean(values: readonly number[]): number {
   if (values.length === 0) return 0
-  let sum = 0
-  let c = 0
+  let sum = 0n
   for (const v of values) {
-    const t = sum + v
-    if (Math.abs(sum) >= Math.abs(v)) c += sum - t + v
-    else c += v - t + sum
-    sum = t
+    if (!Number.isFinite(v)) return values.reduce((a, b) => a + b, 0) / values.length
+    sum += scaled(v)
   }
-  return (sum + c) / values.length
+  return ratioToDouble(sum, BigInt(values.length) << 1074n)
 }
 
 /** Python's `sum()` of floats (3.11: plain left-to-right addition). */

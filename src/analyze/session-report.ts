@@ -25,6 +25,38 @@ export interface ReportOptions {
   lookups?: LookupMode
   /** Clock for `generated_at` and the default window, in epoch microseconds. Default: wall clock. */
   now?: () => number
+  /** Filled with what the report read and held (for tests and benchmarks of memory flatness). */
+  diagnostics?: ReportDiagnostics
+}
+
+/** What a report read from the store and how much state it kept. */
+export interface ReportDiagnostics {
+  /** Streamed passes over the store (lookups not counted). */
+  passes: number
+  /** Events those passes read. */
+  eventsRead: number
+  /** Session (or per-bucket session) accumulators. */
+  sessions: number
+  /** Largest state of one accumulator, and the sum over all (see `SessionAccumulator.stateSize`). */
+  maxSessionState: number
+  totalSessionState: number
+  /** Workflows tracked for the user report; experiments tracked for the periods details. */
+  workflows: number
+  experiments: number
+}
+
+export function newDiagnostics(): ReportDiagnostics {
+  return { passes: 0, eventsRead: 0, sessions: 0, maxSessionState: 0, totalSessionState: 0, workflows: 0, experiments: 0 }
+}
+
+/** Record the accumulators' state sizes (call before `finish()`). */
+export function noteSessionState(d: ReportDiagnostics | undefined, accs: ReadonlyArray<{ stateSize: number }>): void {
+  if (!d) return
+  d.sessions += accs.length
+  for (const a of accs) {
+    d.maxSessionState = Math.max(d.maxSessionState, a.stateSize)
+    d.totalSessionState += a.stateSize
+  }
 }
 
 export interface SessionReportOptions extends ReportOptions {
@@ -58,10 +90,15 @@ export async function analyseSessions(
   source: ReportSource,
   start: number,
   end: number,
-  options: { lookups?: LookupMode; withDefault: boolean },
+  options: { lookups?: LookupMode; withDefault: boolean; diagnostics?: ReportDiagnostics },
 ): Promise<AnalysedWindow> {
+  const d = options.diagnostics
   const index = new LifecycleIndex()
-  for await (const item of eventsInRange(source, start, end, LIFECYCLE_SELECTOR)) index.add(item)
+  for await (const item of eventsInRange(source, start, end, LIFECYCLE_SELECTOR)) {
+    index.add(item)
+    if (d) d.eventsRead++
+  }
+  if (d) d.passes++
   index.seal()
   let sessions: Session[] = index.sessions(start, end)
   if (sessions.length === 0 && options.withDefault) sessions = [defaultSession(start, end)]
@@ -69,10 +106,13 @@ export async function analyseSessions(
   const feeder = new IntervalFeeder(accs)
   const lookups = new Lookups(source, options.lookups)
   for await (const { event, t } of eventsInRange(source, start, end)) {
+    if (d) d.eventsRead++
     lookups.observe(event)
     if (!ACTIVITY_TYPES.has(event.event_type)) continue
     for (const acc of feeder.at(t)) acc.add(event, t)
   }
+  if (d) d.passes++
+  noteSessionState(d, accs)
   const numbers = accs.map((a) => a.finish())
   for (const n of numbers) {
     for (const id of n.nodes.keys()) lookups.wantNode(id)
@@ -162,7 +202,7 @@ export async function sessionUtilizationReport(source: ReportSource, options: Se
     const start = startIn === undefined ? undefined : parseTimeParam(startIn, 'utc')
     const end = endIn === undefined ? undefined : parseTimeParam(endIn, 'utc')
     const period = await analysisPeriod(source, start, end, now())
-    const window = await analyseSessions(source, period.start, period.end, { lookups: options.lookups, withDefault: true })
+    const window = await analyseSessions(source, period.start, period.end, { lookups: options.lookups, withDefault: true, diagnostics: options.diagnostics })
     return sessionReportFrom(window, now(), options.sessionNames)
   } catch (err) {
     return ERROR_ANSWERS.sessions(err)

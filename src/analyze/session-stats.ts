@@ -136,9 +136,14 @@ export class SessionAccumulator {
     }
   }
 
-  /** Distinct experiments started so far (for memory checks). */
+  /**
+   * Entries held (experiments, experiment periods, nodes, running actions): what memory grows
+   * with. It depends on the session's experiments and nodes, never on its number of events.
+   */
   get stateSize(): number {
-    return this.#expStarts.size + this.#expPeriods.length + this.#nodes.size
+    let actions = 0
+    for (const n of this.#nodes.values()) actions += n.actions.size
+    return this.#expStarts.size + this.#expPeriods.length + this.#nodes.size + actions
   }
 
   finish(): SessionNumbers {

@@ -9,7 +9,7 @@ import { authorOf, completionStatusOf, floatOf, workflowNameOf } from './extract
 import { dictGet, isDict, pyKey, pyRound, pyStr, pyTruthy } from './pynum.js'
 import { isoNaive, isoUtcAware, seconds } from './pytime.js'
 import { ERROR_ANSWERS, parseTimeParam, presentTime, type TimeInput } from './params.js'
-import type { ReportJson, ReportOptions } from './session-report.js'
+import type { ReportDiagnostics, ReportJson, ReportOptions } from './session-report.js'
 import { analysisPeriod, eventsInRange, type ReportSource } from './source.js'
 import { timestampMicros } from '../event/index.js'
 
@@ -197,9 +197,22 @@ export interface UserReportOptions extends ReportOptions {
 }
 
 /** Build the §5.5 report for [start, end] (one pass over the window's workflow events). */
-export async function buildUserReport(source: ReportSource, start: number, end: number, generatedAt: number): Promise<ReportJson> {
+export async function buildUserReport(
+  source: ReportSource,
+  start: number,
+  end: number,
+  generatedAt: number,
+  diagnostics?: ReportDiagnostics,
+): Promise<ReportJson> {
   const acc = new UserReportAccumulator()
-  for await (const { event, t } of eventsInRange(source, start, end, WORKFLOW_SELECTOR)) acc.add(event, t)
+  for await (const { event, t } of eventsInRange(source, start, end, WORKFLOW_SELECTOR)) {
+    acc.add(event, t)
+    if (diagnostics) diagnostics.eventsRead++
+  }
+  if (diagnostics) {
+    diagnostics.passes++
+    diagnostics.workflows = acc.size
+  }
   return acc.build(start, end, generatedAt)
 }
 
@@ -221,7 +234,7 @@ export async function userUtilizationReport(source: ReportSource, options: UserR
   }
   try {
     const period = await analysisPeriod(source, start, end, now())
-    return await buildUserReport(source, period.start, period.end, now())
+    return await buildUserReport(source, period.start, period.end, now(), options.diagnostics)
   } catch (err) {
     return ERROR_ANSWERS.userReport(err)
   }

@@ -39,7 +39,9 @@ interface KeyState {
   windowStart: number
   count: number
   previous: number
+  /** Exponential moving average of window counts, and the weight it has gathered (bias correction). */
   baseline: number
+  weight: number
   firstSeen: number
   cooldownUntil: number
 }
@@ -95,9 +97,16 @@ export class BurstDetector implements Analyzer {
   #roll(s: KeyState, now: number): void {
     if (now < s.windowStart + this.#windowMs) return
     const windows = Math.floor((now - s.windowStart) / this.#windowMs)
-    // The window that just closed enters the baseline; empty ones in between pull it down.
+    // The window that just closed enters the baseline; empty ones in between count as zeros. The
+    // average starts at 0, so it is divided by the weight gathered (like Adam's bias correction):
+    // after one window the baseline is that window's count, not a tenth of it.
     s.baseline = this.#decay * s.baseline + (1 - this.#decay) * s.count
-    if (windows > 1) s.baseline *= Math.pow(this.#decay, windows - 1)
+    s.weight = this.#decay * s.weight + (1 - this.#decay)
+    if (windows > 1) {
+      const f = Math.pow(this.#decay, windows - 1)
+      s.baseline *= f
+      s.weight = f * s.weight + (1 - f)
+    }
     s.previous = windows === 1 ? s.count : 0
     s.count = 0
     s.windowStart += windows * this.#windowMs
@@ -111,7 +120,7 @@ export class BurstDetector implements Analyzer {
     let s = this.#keys.get(k)
     if (!s) {
       if (this.#keys.size >= this.#maxKeys) return
-      s = { windowStart: Math.floor(now / this.#windowMs) * this.#windowMs, count: 0, previous: 0, baseline: 0, firstSeen: now, cooldownUntil: -Infinity }
+      s = { windowStart: Math.floor(now / this.#windowMs) * this.#windowMs, count: 0, previous: 0, baseline: 0, weight: 0, firstSeen: now, cooldownUntil: -Infinity }
       this.#keys.set(k, s)
     }
     this.#roll(s, now)
@@ -119,7 +128,8 @@ export class BurstDetector implements Analyzer {
     if (now - s.firstSeen < this.#warmupMs || now < s.cooldownUntil) return
     const elapsed = (now - s.windowStart) / this.#windowMs
     const estimate = s.count + s.previous * (1 - elapsed)
-    const expected = Math.max(s.baseline, 1)
+    const usual = s.weight > 0 ? s.baseline / s.weight : 0
+    const expected = Math.max(usual, 1)
     if (estimate < this.#minEvents || estimate <= this.#factor * expected) return
     s.cooldownUntil = now + this.#cooldownMs
     this.#bursts++
@@ -129,14 +139,14 @@ export class BurstDetector implements Analyzer {
       value: k,
       window_ms: this.#windowMs,
       count: Math.round(estimate),
-      baseline_per_window: s.baseline,
+      baseline_per_window: usual,
       factor: estimate / expected,
     }
     this.#lastBurst = anomaly
     this.#ctx.log(
       anomalyEvent(
         this.name,
-        `Burst of ${this.#key}=${k}: about ${Math.round(estimate)} events in ${this.#windowMs / 1000} s, ${(estimate / expected).toFixed(1)}× the usual ${s.baseline.toFixed(1)}`,
+        `Burst of ${this.#key}=${k}: about ${Math.round(estimate)} events in ${this.#windowMs / 1000} s, ${(estimate / expected).toFixed(1)}× the usual ${usual.toFixed(1)}`,
         anomaly,
         this.#report,
       ),
@@ -149,7 +159,7 @@ export class BurstDetector implements Analyzer {
 
   result(): { key: string; tracked: number; bursts: number; lastBurst: Record<string, unknown> | null; baselines: Record<string, number> } {
     const baselines: Record<string, number> = {}
-    for (const [k, s] of this.#keys) baselines[k] = s.baseline
+    for (const [k, s] of this.#keys) baselines[k] = s.weight > 0 ? s.baseline / s.weight : 0
     return { key: this.#key, tracked: this.#keys.size, bursts: this.#bursts, lastBurst: this.#lastBurst, baselines }
   }
 }
