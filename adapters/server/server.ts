@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { mkdir } from 'node:fs/promises'
 import { ConfigError, EventValidationError, QueryRefusedError, StoreUnavailableError } from '../../src/errors.js'
 import { createLoggerCore, type EventLoggerOptions } from '../../src/logger/create.js'
 import type { LoggerCore } from '../../src/logger/logger.js'
@@ -23,6 +24,7 @@ import { createWebSocketHandler, streamRoutes } from './routes-stream.js'
 import { describeStore, loadSettings, type ServerSettings, settingsFromEnv } from './settings.js'
 import { VERSION } from './version.js'
 import { viewerPlugin } from './viewer.js'
+import { analysisRoutes } from './routes-analysis.js'
 
 /**
  * `createServer(options)`: MADSci's Event Manager HTTP API in Node, over the same pipeline and
@@ -46,6 +48,8 @@ export interface ServerOptions {
   plugins?: Array<(router: Router, ctx: ServerContext) => void>
   /** Serve the live viewer page at `/` and `/ui`. Default true. */
   viewer?: boolean
+  /** Serve the analysis routes (`/utilization/*`, `/events/export`, `/events/aggregate`, charts). Default true. */
+  analysis?: boolean
   /** Degraded-mode notices. Default: stderr, once each. */
   onWarning?: (w: MadsciWarning) => void
   /** Unexpected errors (a 500, a failed background pass). Default: stderr. */
@@ -142,6 +146,7 @@ export class MadsciServer {
     eventRoutes(this.#router, this.context)
     streamRoutes(this.#router, this.context)
     adminRoutes(this.#router, this.context)
+    if (options.analysis !== false) analysisRoutes(this.#router, this.context)
     if (options.viewer !== false && !options.plugins?.includes(viewerPlugin)) viewerPlugin(this.#router, this.context)
     for (const plugin of options.plugins ?? []) plugin(this.#router, this.context)
     this.#server = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res))
@@ -266,6 +271,8 @@ export class MadsciServer {
       // Serve anyway: /health says the database is down, writes queue and answer 503.
       this.#onError(err as Error, 'store open')
     }
+    // Where save_to_file may write (D14): made at start so saving works out of the box.
+    if (this.settings.export_dir) await mkdir(this.settings.export_dir, { recursive: true }).catch((err) => this.#onError(err as Error, 'export dir'))
     await this.context.live.start()
     await this.context.retention.start()
   }
