@@ -8,6 +8,14 @@ import type { ManagedStore } from '../../src/stores/types.js'
 import { handleShutdown } from '../../src/pipeline/shutdown.js'
 import { createBackup, restoreBackup } from '../server/backup.js'
 import { createServer } from '../server/server.js'
+import { createWriteStream } from 'node:fs'
+import { once } from 'node:events'
+import type { Writable } from 'node:stream'
+import { HttpStore } from '../../src/stores/http.js'
+import type { Reader, Sink } from '../../src/stores/types.js'
+import { isTimestampProblem, parseTimestamp } from '../../src/event/timestamp.js'
+import { exportEventsCsv, exportEventsNdjson, nodeUtilizationChartSvg, periodsChartSvg, ProgressBar, reportToCsv } from '../../src/export/index.js'
+import { sessionUtilizationReport, userUtilizationReport, utilizationPeriodsReport } from '../../src/analyze/index.js'
 import { loadSettings } from '../server/settings.js'
 
 type Values = Record<string, string | boolean | undefined>
@@ -42,7 +50,121 @@ function formatLine(e: Event): string {
   return `${e.event_timestamp} ${level} ${e.alert ? '[ALERT] ' : ''}${e.event_type} ${message}${source ? `  (${source})` : ''}`
 }
 
+/** The store to read: `--url` (an Event Manager), `--db-url`, `--file`, else from the environment. */
+function readerFrom(values: Values): Sink & Reader {
+  if (values.url) return new HttpStore(values.url as string, { token: (values.token as string | undefined) ?? envValue(process.env, 'EVENT_SERVER_TOKEN'), onWarning: () => {} })
+  return storeFrom(values)
+}
+
+function parseWhen(flag: string, value: string | boolean | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const p = parseTimestamp(value)
+  if (isTimestampProblem(p)) throw new Error(`--${flag}: ${p.msg}`)
+  return p.text.endsWith('Z') ? `${p.text.slice(0, -1)}+00:00` : p.text
+}
+
+async function outputStream(path: string | undefined): Promise<Writable> {
+  if (!path || path === '-') return process.stdout
+  const out = createWriteStream(path)
+  await once(out, 'open')
+  return out
+}
+
+const readOptions = {
+  'db-url': { type: 'string' as const },
+  database: { type: 'string' as const },
+  file: { type: 'string' as const },
+  url: { type: 'string' as const },
+  token: { type: 'string' as const },
+}
+
 export const commands: Record<string, Command> = {
+  export: {
+    usage: `madsci-events export [--from ISO] [--to ISO] [--format csv|ndjson] [--output FILE] [--min-level L] [--include-archived]
+                     [--db-url URL | --file PATH | --url EVENT_MANAGER_URL]
+
+Writes stored events, oldest first, as CSV (flat columns, formula injection neutralised) or NDJSON,
+streaming (constant memory). A progress line is shown on stderr when it is a terminal. The store is
+--db-url / --file / --url, else EVENT_DB_URL, else the server's embedded file store.`,
+    options: { ...help, ...readOptions, from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' }, output: { type: 'string', short: 'o' }, 'min-level': { type: 'string' }, 'include-archived': { type: 'boolean' } },
+    async run(values) {
+      const format = (values.format as string | undefined) ?? 'csv'
+      if (format !== 'csv' && format !== 'ndjson') {
+        process.stderr.write('madsci-events export: --format must be csv or ndjson\n')
+        return 2
+      }
+      const minLevel = values['min-level'] ? parseLevel(values['min-level'] as string, { aliases: true }) : 0
+      if (minLevel === undefined) {
+        process.stderr.write('madsci-events export: --min-level must be a level name or number\n')
+        return 2
+      }
+      const store = readerFrom(values)
+      const out = await outputStream(values.output as string | undefined)
+      const progress = new ProgressBar({ label: 'Exporting' })
+      try {
+        const source = store.streamEvents({
+          startTime: parseWhen('from', values.from),
+          endTime: parseWhen('to', values.to),
+          includeArchived: values['include-archived'] === true,
+          selector: minLevel > 0 ? { log_level: { $gte: minLevel } } : undefined,
+        })
+        const opts = { end: out !== process.stdout, onProgress: (n: number) => progress.update(n) }
+        const r = format === 'csv' ? await exportEventsCsv(source, out, opts) : await exportEventsNdjson(source, out, opts)
+        progress.update(r.rows)
+        progress.finish()
+        if (values.output) process.stderr.write(`exported ${r.rows} events to ${values.output}\n`)
+        return 0
+      } finally {
+        await store.close()
+      }
+    },
+  },
+
+  report: {
+    usage: `madsci-events report sessions|periods|users [--from ISO] [--to ISO] [--type hourly|daily|weekly|monthly]
+                     [--timezone ZONE] [--format json|csv|svg] [--output FILE] [--db-url URL | --file PATH | --url URL]
+
+The utilization reports of MADSci's /utilization/* routes, computed here over the store: JSON (the
+same shape), MADSci's CSV layout, or an SVG chart (periods: utilization per bucket; sessions: node
+busy/idle). Times without an offset are UTC (periods: this machine's local time, as MADSci).`,
+    options: { ...help, ...readOptions, from: { type: 'string' }, to: { type: 'string' }, type: { type: 'string' }, timezone: { type: 'string' }, format: { type: 'string' }, output: { type: 'string', short: 'o' } },
+    async run(values, positionals) {
+      const kind = positionals[0]
+      if (!['sessions', 'periods', 'users', 'user'].includes(kind ?? '')) {
+        process.stderr.write(`madsci-events report: give sessions, periods or users\n`)
+        return 2
+      }
+      const format = (values.format as string | undefined) ?? 'json'
+      if (!['json', 'csv', 'svg'].includes(format) || (format === 'svg' && kind.startsWith('user'))) {
+        process.stderr.write('madsci-events report: --format must be json, csv or svg (svg for sessions and periods)\n')
+        return 2
+      }
+      const store = readerFrom(values)
+      try {
+        const startTime = values.from as string | undefined
+        const endTime = values.to as string | undefined
+        let report: Record<string, unknown>
+        if (kind === 'sessions') report = await sessionUtilizationReport(store, { startTime, endTime })
+        else if (kind === 'periods') report = await utilizationPeriodsReport(store, { startTime, endTime, analysisType: (values.type as string | undefined) ?? 'daily', userTimezone: (values.timezone as string | undefined) ?? 'America/Chicago' })
+        else report = await userUtilizationReport(store, { startTime, endTime })
+        let text: string
+        if (format === 'json') text = JSON.stringify(report, null, 2) + '\n'
+        else if (format === 'svg') text = kind === 'periods' ? periodsChartSvg(report) : nodeUtilizationChartSvg(report)
+        else text = reportToCsv(kind === 'sessions' ? 'sessions' : kind === 'periods' ? 'periods' : 'user', report)
+        const out = await outputStream(values.output as string | undefined)
+        out.write(text)
+        if (out !== process.stdout) {
+          out.end()
+          await once(out, 'finish')
+          process.stderr.write(`wrote ${values.output}\n`)
+        }
+        return 'error' in report ? 1 : 0
+      } finally {
+        await store.close()
+      }
+    },
+  },
+
   serve: {
     usage: `madsci-events serve [--port N] [--host H] [--db-url URL] [--database NAME]
 

@@ -5,6 +5,8 @@ import { commands } from './commands.js'
  * `madsci-events <command>`: thin wrappers over the library.
  *   serve     run the Event Manager API (MADSci's routes and ours)
  *   tail      follow events live from a server (SSE; polls a Python Event Manager)
+ *   export    write stored events as CSV or NDJSON
+ *   report    utilization reports as JSON, CSV or SVG
  *   backup    dump a store to a backup directory
  *   restore   load a backup into a store
  */
@@ -13,6 +15,8 @@ const USAGE = `Usage: madsci-events <command> [options]
 Commands:
   serve     [--port 8001] [--host 127.0.0.1] [--db-url mongodb://...]
   tail      [--url http://localhost:8001] [--min-level WARNING] [--type node_error,...] [--json]
+  export    [--from ISO] [--to ISO] [--format csv|ndjson] [--output FILE] [--db-url URL | --file PATH | --url URL]
+  report    sessions|periods|users [--from ISO] [--to ISO] [--type daily] [--timezone ZONE] [--format json|csv|svg]
   backup    [--db-url URL | --file PATH] [--dir DIR] [--description TEXT]
   restore   <backup-dir> [--db-url URL | --file PATH]
 
