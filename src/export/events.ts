@@ -1,8 +1,9 @@
 /**
  * Streaming export of stored events: a flat CSV (one row per event) and NDJSON (one event per
  * line). Both read an `AsyncIterable<Event>` (e.g. `reader.streamEvents({ startTime, endTime })`)
- * and write to a Writable through `stream.pipeline`, so backpressure holds: millions of rows pass
- * in constant memory, at the pace the destination accepts.
+ * and write to a Writable through `stream.pipeline`, waiting for `drain` whenever a buffer is full,
+ * so backpressure holds: millions of rows pass in constant memory, at the pace the destination
+ * accepts.
  *
  * Flat CSV columns, in order (header row first; excel dialect, CRLF):
  *
@@ -24,7 +25,8 @@
  * show them as text (option `neutralizeFormulas`, default true). `event_data` JSON starts with
  * `{`, `[`, `"` or a digit and is only touched when it is a bare negative number.
  */
-import { Readable, type Writable } from 'node:stream'
+import { once } from 'node:events'
+import { PassThrough, type Duplex, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { stringify } from 'csv-stringify'
 import type { Event } from '../event/index.js'
@@ -87,13 +89,33 @@ export function eventCsvRow(event: Event, neutralize = true): string[] {
   return row
 }
 
-async function* counted<T>(source: AsyncIterable<Event>, map: (e: Event) => T, options: ExportOptions, tally: { rows: number }): AsyncGenerator<T> {
+/** Report progress every `every` rows. */
+function progressTicker(options: ExportOptions): (rows: number) => void {
   const every = options.progressEvery ?? 1000
-  for await (const event of source) {
-    yield map(event)
-    tally.rows++
-    if (options.onProgress && tally.rows % every === 0) options.onProgress(tally.rows)
-  }
+  const report = options.onProgress
+  return report ? (rows) => void (rows % every === 0 && report(rows)) : () => {}
+}
+
+/**
+ * Write, and wait for `drain` when the stream asks to. Fails as soon as the stream is destroyed or
+ * the pipeline behind it fails (a dead destination must not leave us waiting for a `drain`).
+ */
+async function write(stream: Writable, chunk: unknown, delivered: Promise<void>): Promise<void> {
+  if (stream.destroyed) throw stream.errored ?? new Error('The export stream was closed before all events were written')
+  if (stream.write(chunk)) return
+  await Promise.race([
+    once(stream, 'drain'),
+    delivered.then(() => {
+      throw new Error('The destination finished before all events were written')
+    }),
+  ])
+}
+
+/** Start the pipeline; its failure is seen by the writer loop and by the final await. */
+function start(stream: Duplex, writable: Writable, options: ExportOptions): Promise<void> {
+  const delivered = pipeline(stream, writable, { end: options.end ?? true, signal: options.signal })
+  delivered.catch(() => {}) // awaited later; this only keeps an early failure from being "unhandled"
+  return delivered
 }
 
 /** Stream events as the flat CSV above. Resolves when the destination has taken every row. */
@@ -101,12 +123,22 @@ export async function exportEventsCsv(source: AsyncIterable<Event>, writable: Wr
   const neutralize = options.neutralizeFormulas ?? true
   const header = [...EVENT_CSV_COLUMNS] as string[]
   if (options.idColumn === '_id') header[0] = '_id'
-  const tally = { rows: 0 }
-  const rows = Readable.from(counted(source, (e) => eventCsvRow(e, neutralize), options, tally))
+  const tick = progressTicker(options)
   const csv = stringify({ ...EXCEL_DIALECT, header: options.header ?? true, columns: header })
-  await pipeline(rows, csv, writable, { end: options.end ?? true, signal: options.signal })
-  options.onProgress?.(tally.rows)
-  return { rows: tally.rows }
+  const delivered = start(csv, writable, options)
+  let rows = 0
+  try {
+    for await (const event of source) {
+      await write(csv, eventCsvRow(event, neutralize), delivered)
+      tick(++rows)
+    }
+    csv.end()
+  } catch (err) {
+    csv.destroy(err as Error)
+  }
+  await delivered
+  options.onProgress?.(rows)
+  return { rows }
 }
 
 /** Stream events as NDJSON, one compact event per line (`idKey` `event_id` by default, as MADSci's log files). */
@@ -115,9 +147,28 @@ export async function exportEventsNdjson(
   writable: Writable,
   options: ExportOptions & { idKey?: 'event_id' | '_id' } = {},
 ): Promise<ExportResult> {
-  const tally = { rows: 0 }
-  const lines = Readable.from(counted(source, (e) => eventToJson(e, options.idKey ?? 'event_id') + '\n', options, tally))
-  await pipeline(lines, writable, { end: options.end ?? true, signal: options.signal })
-  options.onProgress?.(tally.rows)
-  return { rows: tally.rows }
+  const tick = progressTicker(options)
+  const idKey = options.idKey ?? 'event_id'
+  // Lines are joined into ~64 KiB chunks: one write per chunk, not per event.
+  const out = new PassThrough({ writableHighWaterMark: 64 * 1024 })
+  const delivered = start(out, writable, options)
+  let rows = 0
+  let buffer = ''
+  try {
+    for await (const event of source) {
+      buffer += eventToJson(event, idKey) + '\n'
+      tick(++rows)
+      if (buffer.length >= 64 * 1024) {
+        await write(out, buffer, delivered)
+        buffer = ''
+      }
+    }
+    if (buffer) await write(out, buffer, delivered)
+    out.end()
+  } catch (err) {
+    out.destroy(err as Error)
+  }
+  await delivered
+  options.onProgress?.(rows)
+  return { rows }
 }
