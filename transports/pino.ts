@@ -4,10 +4,11 @@ import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
 import { workerData } from 'node:worker_threads'
 import build from 'pino-abstract-transport'
-import { ConfigError } from '../src/errors.js'
+import { ConfigError, EventValidationError } from '../src/errors.js'
 import { parseLevel } from '../src/event/levels.js'
 import { createLoggerCore, resolveSpool } from '../src/logger/create.js'
 import type { LoggerCore } from '../src/logger/logger.js'
+import type { OwnershipInfo } from '../src/event/model.js'
 import type { CloseReport, PipelineStats } from '../src/pipeline/pipeline.js'
 import { type LineMapOptions, lineLevel, mapPinoLine, mapTextLine } from './map-line.js'
 import { loggerOptionsFor, type MadsciTransportOptions, TRANSPORT_DEFAULTS, validateTransportOptions } from './options.js'
@@ -47,7 +48,10 @@ export default async function madsciTransport(rawOptions?: MadsciTransportOption
 /**
  * A destination that reports `err` through thread-stream's error path: the worker marks the
  * shared state as failed at once, so pino's main thread fails fast (its flushSync no longer waits
- * 10 s for a worker that never started) and gets the error as the stream's `error` event.
+ * 10 s for a worker that never started) and gets the error as the stream's `error` event. The
+ * error is emitted as soon as thread-stream listens for it, before it tells the main thread the
+ * worker is ready: the main thread stays alive until the error arrives and ends with it (exit
+ * code 1), even when the program has nothing else to do.
  */
 function failedDestination(err: Error): Writable {
   const dest = new Writable({
@@ -55,107 +59,194 @@ function failedDestination(err: Error): Writable {
       callback()
     },
   })
-  setImmediate(() => dest.emit('error', err))
+  let emitted = false
+  const emit = (): void => {
+    if (emitted) return
+    emitted = true
+    dest.emit('error', err)
+  }
+  const on = dest.on.bind(dest)
+  dest.on = ((event: string | symbol, listener: (...args: unknown[]) => void) => {
+    on(event, listener)
+    if (event === 'error') emit()
+    return dest
+  }) as typeof dest.on
+  // Nobody listening (pino's multi-target worker): an uncaught error in the worker, which pino reports too.
+  setImmediate(emit)
   return dest
+}
+
+/** What the parts of a running transport share. */
+interface Running {
+  core: LoggerCore
+  source: OwnershipInfo
+  minLevel: number
+  keepPinoFields: boolean
+  closeTimeoutMs: number
+  spoolDir: string | undefined
+  /** The spool held events of an earlier process at start (they count as delivered too). */
+  inheritedSpool: boolean
+  counts: TransportCounts
+  startedAt: number
+  /** When pino ended the stream: the close deadline counts from here (pino's exit window starts then). */
+  endRequestedAt: number | undefined
+  /** A line is being handled (mapped, pushed, or waiting for room). */
+  busy: boolean
 }
 
 async function startTransport(rawOptions?: MadsciTransportOptions) {
   const options = validateTransportOptions(rawOptions)
   const loggerOptions = loggerOptionsFor(options)
   // Throws ConfigError for bad options or environment variables: pino reports it on the main thread.
-  const { core, source } = createLoggerCore(loggerOptions)
+  let created: ReturnType<typeof createLoggerCore>
+  try {
+    created = createLoggerCore(loggerOptions)
+  } catch (err) {
+    // Ownership values that are not ULIDs (the `source` option or EVENT_CLIENT_SOURCE__*).
+    if (err instanceof EventValidationError) throw new ConfigError('source', err.message)
+    throw err
+  }
+  const { core, source } = created
   try {
     await checkFileSinks(core.pipeline.stats())
   } catch (err) {
     await core.close({ timeoutMs: 0 }).catch(() => undefined)
     throw err
   }
-  const minLevel = options.minLevel === undefined ? 0 : (parseLevel(options.minLevel, { aliases: true }) as number)
-  const keepPinoFields = options.keepPinoFields ?? TRANSPORT_DEFAULTS.keepPinoFields
-  const closeTimeoutMs = options.closeTimeoutMs ?? TRANSPORT_DEFAULTS.closeTimeoutMs
-  const spoolDir = spoolRoot(loggerOptions, core.pipeline.stats())
-  // Records a previous process left in the spool are delivered by this one (counted as delivered).
-  const inheritedSpool = core.pipeline.stats().sinks.some((s) => (s.spool?.pendingBytes ?? 0) > 0)
-  const counts: TransportCounts = { lines: 0, below_min_level: 0, unparsed_lines: 0, invalid_lines: 0 }
-  const started = Date.now()
-  let endRequestedAt: number | undefined
-  let busy = false
+  const stats = core.pipeline.stats()
+  const t: Running = {
+    core,
+    source,
+    minLevel: options.minLevel === undefined ? 0 : (parseLevel(options.minLevel, { aliases: true }) as number),
+    keepPinoFields: options.keepPinoFields ?? TRANSPORT_DEFAULTS.keepPinoFields,
+    closeTimeoutMs: options.closeTimeoutMs ?? TRANSPORT_DEFAULTS.closeTimeoutMs,
+    spoolDir: spoolRoot(loggerOptions, stats),
+    inheritedSpool: stats.sinks.some((s) => (s.spool?.pendingBytes ?? 0) > 0),
+    counts: { lines: 0, below_min_level: 0, unparsed_lines: 0, invalid_lines: 0 },
+    startedAt: Date.now(),
+    endRequestedAt: undefined,
+    busy: false,
+  }
+
+  // Closing runs once, whoever asks first: the stream's destroy (pino ended a single target or one
+  // of `targets`), or the end of its writable side (as the last stage of a `pipeline`: pino takes
+  // the pipeline for done when that side finishes, and ends the worker right after).
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> => (closing ??= closeTransport(t))
+  let linesDone!: () => void
+  const allLinesHandled = new Promise<void>((resolve) => (linesDone = resolve))
 
   const pinoWillSendConfig =
     (rawOptions as { pinoWillSendConfig?: boolean } | undefined)?.pinoWillSendConfig === true ||
     (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | undefined)?.workerData?.pinoWillSendConfig === true
 
-  let lineStream: (NodeJS.ReadableStream & { readableLength: number }) | undefined
+  let lines: LineStream | undefined
   const destination = await build(
-    async (stream) => {
-      lineStream = stream as unknown as typeof lineStream
-      // The close deadline counts from the moment pino ends the stream (its exit window starts then).
-      const end = stream.end.bind(stream) as (...args: unknown[]) => unknown
-      ;(stream as unknown as { end: (...args: unknown[]) => unknown }).end = (...args: unknown[]) => {
-        endRequestedAt ??= Date.now()
-        return end(...args)
-      }
-      const s = stream as unknown as { levels?: { labels?: Record<number, string> }; messageKey?: string; errorKey?: string }
-      const mapOptions: LineMapOptions = {
-        labels: s.levels?.labels,
-        messageKey: s.messageKey,
-        errorKey: s.errorKey,
-        timestampMode: core.timestampMode,
-        keepPinoFields,
-        source,
-      }
-      // Lines that are not JSON (a text-formatting pipeline stage before us) are kept as INFO events.
-      stream.on('unknown', (text: unknown) => {
-        if (typeof text !== 'string' || text.trim() === '') return
-        counts.unparsed_lines++
-        if (20 >= minLevel) core.pipeline.push(mapTextLine(text, mapOptions))
-      })
-      for await (const line of stream) {
-        busy = true
-        counts.lines++
-        try {
-          const level = lineLevel(line as Record<string, unknown>, mapOptions.labels)
-          if (level < minLevel) {
-            counts.below_min_level++
-            continue
-          }
-          if (!core.pipeline.push(mapPinoLine(line as Record<string, unknown>, mapOptions, level))) {
-            // Overflow `block`: stop reading until the blocking sinks have room; pino buffers meanwhile.
-            while (!core.pipeline.hasCapacity() && !core.pipeline.closed) await sleep(5)
-          }
-        } catch (err) {
-          // A line that cannot be mapped must not stop the transport: count and report it.
-          counts.invalid_lines++
-          core.pipeline.emit('error', err as Error, { stage: 'transport-map' })
-        } finally {
-          busy = false
-        }
+    async (source) => {
+      lines = source as unknown as LineStream
+      hookEnd(lines, t, () => allLinesHandled.then(close))
+      try {
+        await consumeLines(lines, t)
+      } finally {
+        linesDone()
       }
     },
-    {
-      expectPinoConfig: pinoWillSendConfig,
-      async close() {
-        const startedClose = endRequestedAt ?? Date.now()
-        const deadline = startedClose + closeTimeoutMs
-        // Deliver what is queued with most of the window; the last part is for spooling the rest.
-        const reserve = Math.min(1000, closeTimeoutMs * 0.2)
-        await core.pipeline.flush({ timeoutMs: Math.max(0, deadline - reserve - Date.now()) }).catch(() => undefined)
-        core.pipeline.push(summaryEvent(core.pipeline.stats(), counts, source, core.timestampMode, started))
-        let report: CloseReport
-        try {
-          report = await core.close({ timeoutMs: Math.max(50, deadline - Date.now()) })
-        } catch (err) {
-          say(`madsci-events transport: closing failed: ${(err as Error).message}\n`)
-          return
-        }
-        const line = summaryLine(core.pipeline.stats(), report, { spoolDir, inheritedSpool, elapsedMs: Date.now() - startedClose })
-        if (line) say(line)
-      },
-    },
+    { expectPinoConfig: pinoWillSendConfig, close },
   )
   // pino's `logger.flush(cb)` reaches this through thread-stream.
-  ;(destination as unknown as { flush: () => Promise<void> }).flush = () => flushTransport(core, () => busy || (lineStream?.readableLength ?? 0) > 0, closeTimeoutMs)
+  ;(destination as unknown as { flush: () => Promise<void> }).flush = () => flushTransport(core, () => t.busy || (lines?.readableLength ?? 0) > 0, t.closeTimeoutMs)
   return destination
+}
+
+/** The line stream pino-abstract-transport hands us (split2: a Transform of parsed lines). */
+type LineStream = NodeJS.ReadableStream & {
+  readableLength: number
+  end: (...args: unknown[]) => unknown
+  _final: (callback: (err?: Error | null) => void) => void
+  levels?: { labels?: Record<number, string> }
+  messageKey?: string
+  errorKey?: string
+}
+
+/**
+ * Note when pino ends the stream, and hold back its 'finish' (the end of the writable side)
+ * until `whenDone` resolves: every line handled and closing finished.
+ */
+function hookEnd(stream: LineStream, t: Running, whenDone: () => Promise<void>): void {
+  const end = stream.end.bind(stream)
+  stream.end = (...args: unknown[]) => {
+    t.endRequestedAt ??= Date.now()
+    return end(...args)
+  }
+  const final = stream._final.bind(stream)
+  stream._final = (callback) =>
+    final((err) => {
+      if (err) return callback(err)
+      whenDone().then(() => callback(), callback)
+    })
+}
+
+/** Map every line to an Event and push it into the pipeline, honouring `block` backpressure. */
+async function consumeLines(stream: LineStream, t: Running): Promise<void> {
+  const { core, counts, minLevel } = t
+  const mapOptions: LineMapOptions = {
+    labels: stream.levels?.labels,
+    messageKey: stream.messageKey,
+    errorKey: stream.errorKey,
+    timestampMode: core.timestampMode,
+    keepPinoFields: t.keepPinoFields,
+    source: t.source,
+  }
+  // Lines that are not JSON (a text-formatting pipeline stage before us) are kept as INFO events.
+  stream.on('unknown', (text: unknown) => {
+    if (typeof text !== 'string' || text.trim() === '') return
+    counts.unparsed_lines++
+    if (20 >= minLevel) core.pipeline.push(mapTextLine(text, mapOptions))
+  })
+  for await (const line of stream as AsyncIterable<Record<string, unknown>>) {
+    t.busy = true
+    counts.lines++
+    try {
+      const level = lineLevel(line, mapOptions.labels)
+      if (level < minLevel) {
+        counts.below_min_level++
+        continue
+      }
+      if (!core.pipeline.push(mapPinoLine(line, mapOptions, level))) {
+        // Overflow `block`: stop reading until the blocking sinks have room; pino buffers meanwhile.
+        while (!core.pipeline.hasCapacity() && !core.pipeline.closed) await sleep(5)
+      }
+    } catch (err) {
+      // A line that cannot be mapped must not stop the transport: count and report it.
+      counts.invalid_lines++
+      core.pipeline.emit('error', err as Error, { stage: 'transport-map' })
+    } finally {
+      t.busy = false
+    }
+  }
+}
+
+/**
+ * Deliver for up to `closeTimeoutMs` from the moment pino ended the stream (most of it flushing,
+ * the last part for spooling what is left), log the summary event, close the pipeline, and say
+ * on stderr what was not delivered, if anything.
+ */
+async function closeTransport(t: Running): Promise<void> {
+  const { core } = t
+  const startedClose = t.endRequestedAt ?? Date.now()
+  const deadline = startedClose + t.closeTimeoutMs
+  const reserve = Math.min(1000, t.closeTimeoutMs * 0.2)
+  await core.pipeline.flush({ timeoutMs: Math.max(0, deadline - reserve - Date.now()) }).catch(() => undefined)
+  core.pipeline.push(summaryEvent(core.pipeline.stats(), t.counts, t.source, core.timestampMode, t.startedAt))
+  let report: CloseReport
+  try {
+    report = await core.close({ timeoutMs: Math.max(50, deadline - Date.now()) })
+  } catch (err) {
+    say(`madsci-events transport: closing failed: ${(err as Error).message}\n`)
+    return
+  }
+  const line = summaryLine(core.pipeline.stats(), report, { spoolDir: t.spoolDir, inheritedSpool: t.inheritedSpool, elapsedMs: Date.now() - startedClose })
+  if (line) say(line)
 }
 
 async function flushTransport(core: LoggerCore, reading: () => boolean, timeoutMs: number): Promise<void> {
