@@ -34,7 +34,7 @@ async function setup(p, cond) {
       const { createEventLogger } = await loadCore()
       const sink = new CountingSink()
       const logger =
-        p.cond === 'ours-null'
+        cond === 'ours-null'
           ? createEventLogger({ sinks: [sink], spool: false, onWarning: () => {}, env: {} })
           : createEventLogger({ file: { path: file, maxBytes: 10 * 1024 * 1024 }, spool: false, onWarning: () => {}, env: {} })
       return {
