@@ -40,15 +40,23 @@ export interface MadsciTransportOptions {
    * the rest to the spool. What is not delivered by then is spooled, and the count is printed.
    */
   closeTimeoutMs?: number
+  /**
+   * How long `logger.flush(cb)` waits for delivery before calling back anyway (the events stay
+   * queued or spooled). Default 30000.
+   */
+  flushTimeoutMs?: number
 }
 
 /**
  * The defaults the transport adds to `createEventLogger()`'s (which are documented there).
  * - `closeTimeoutMs` 8000: pino's exit window is 10 s; the last 2 s are for spooling and closing.
  * - `keepPinoFields` true: pid and hostname tell apart processes and machines in a shared store.
+ * - `flushTimeoutMs` 30000: a program waiting on `logger.flush()` must not hang when a store is
+ *   down; 30 s delivers a full memory queue (10 000 events) to MongoDB or our server many times over.
  */
 export const TRANSPORT_DEFAULTS = Object.freeze({
   closeTimeoutMs: 8000,
+  flushTimeoutMs: 30_000,
   keepPinoFields: true,
 })
 
@@ -107,6 +115,7 @@ const SPECS: Record<keyof MadsciTransportOptions, Spec> = {
   source: { types: ['object'], accepts: 'an object of MADSci ownership fields ({ node_id: "01J...", ... })' },
   keepPinoFields: { types: ['boolean'], accepts: 'true or false' },
   closeTimeoutMs: { types: ['number'], accepts: `a number of milliseconds from 0 to ${MAX_CLOSE_TIMEOUT_MS}` },
+  flushTimeoutMs: { types: ['number'], accepts: 'a number of milliseconds ≥ 0' },
 }
 
 function typeOf(value: unknown): string {
@@ -165,6 +174,7 @@ export function validateTransportOptions(options: unknown): MadsciTransportOptio
   if (o.closeTimeoutMs !== undefined && !(o.closeTimeoutMs >= 0 && o.closeTimeoutMs <= MAX_CLOSE_TIMEOUT_MS)) {
     throw new ConfigError('closeTimeoutMs', `${o.closeTimeoutMs}; use ${SPECS.closeTimeoutMs.accepts} (pino stops waiting for the transport 10 s after exit begins)`)
   }
+  if (o.flushTimeoutMs !== undefined && !(o.flushTimeoutMs >= 0)) throw new ConfigError('flushTimeoutMs', `${o.flushTimeoutMs}; use ${SPECS.flushTimeoutMs.accepts}`)
   if (isPlainObject(o.eventManager) && o.eventManager.headers) {
     for (const [h, v] of Object.entries(o.eventManager.headers)) if (typeof v !== 'string') throw new ConfigError(`eventManager.headers.${h}`, 'header values must be strings')
   }

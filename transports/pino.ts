@@ -28,8 +28,8 @@ export { mapPinoLine, lineLevel, normalizeError, type LineMapOptions } from './m
  * - Memory: the worker holds at most the sinks' bounded queues. With overflow `block` it stops
  *   reading (pino keeps the lines in its own buffer meanwhile); with `spool` the rest goes to disk;
  *   with the drop policies lines are dropped, counted and reported.
- * - `logger.flush(cb)`: resolves when the lines written so far are delivered, or after
- *   `closeTimeoutMs` (they stay queued; a flush never fails the transport).
+ * - `logger.flush(cb)`: calls back when the lines written so far are delivered, or after
+ *   `flushTimeoutMs` (they stay queued; a flush never fails the transport).
  * - Close (pino ends the transport at exit, or `handleShutdown(logger)` on SIGTERM/SIGINT):
  *   delivers for up to `closeTimeoutMs` counted from that moment, inside pino's 10 s exit window,
  *   then spools the rest; a MADSci event (DEBUG) carries the totals, and a line on stderr says how
@@ -83,6 +83,7 @@ interface Running {
   minLevel: number
   keepPinoFields: boolean
   closeTimeoutMs: number
+  flushTimeoutMs: number
   spoolDir: string | undefined
   /** The spool held events of an earlier process at start (they count as delivered too). */
   inheritedSpool: boolean
@@ -120,6 +121,7 @@ async function startTransport(rawOptions?: MadsciTransportOptions) {
     minLevel: options.minLevel === undefined ? 0 : (parseLevel(options.minLevel, { aliases: true }) as number),
     keepPinoFields: options.keepPinoFields ?? TRANSPORT_DEFAULTS.keepPinoFields,
     closeTimeoutMs: options.closeTimeoutMs ?? TRANSPORT_DEFAULTS.closeTimeoutMs,
+    flushTimeoutMs: options.flushTimeoutMs ?? TRANSPORT_DEFAULTS.flushTimeoutMs,
     spoolDir: spoolRoot(loggerOptions, stats),
     inheritedSpool: stats.sinks.some((s) => (s.spool?.pendingBytes ?? 0) > 0),
     counts: { lines: 0, below_min_level: 0, unparsed_lines: 0, invalid_lines: 0 },
@@ -154,7 +156,7 @@ async function startTransport(rawOptions?: MadsciTransportOptions) {
     { expectPinoConfig: pinoWillSendConfig, close },
   )
   // pino's `logger.flush(cb)` reaches this through thread-stream.
-  ;(destination as unknown as { flush: () => Promise<void> }).flush = () => flushTransport(core, () => t.busy || (lines?.readableLength ?? 0) > 0, t.closeTimeoutMs)
+  ;(destination as unknown as { flush: () => Promise<void> }).flush = () => flushTransport(core, () => t.busy || (lines?.readableLength ?? 0) > 0, t.flushTimeoutMs)
   return destination
 }
 

@@ -50,7 +50,7 @@ describe('overflow', () => {
     const run = 'drop-oldest'
     const app = startApp(
       {
-        options: { eventManager: { url: rx.url, mode: 'batch' }, spool: false, overflow: 'drop-oldest', queue: { maxEvents: 1000 }, closeTimeoutMs: 2000 },
+        options: { eventManager: { url: rx.url, mode: 'batch' }, spool: false, overflow: 'drop-oldest', queue: { maxEvents: 1000 }, closeTimeoutMs: 2000, flushTimeoutMs: 2000 },
         count: LINES,
         run,
         then: 'flush',
@@ -59,7 +59,7 @@ describe('overflow', () => {
       { cwd: dir },
     )
     cleanup.push(() => app.child.kill('SIGKILL'))
-    // logger.flush() returns once every line is in the pipeline (and the store did not answer within closeTimeoutMs).
+    // logger.flush() calls back once every line is in the pipeline and the store did not answer within flushTimeoutMs.
     await app.printed('FLUSHED')
     expect(userEvents(rx, run)).toHaveLength(0)
     rx.failures = []
@@ -121,7 +121,7 @@ describe('overflow', () => {
     const app = startApp(
       {
         // The file sink blocks when full (its default), the Event Manager sink without spool drops the oldest.
-        options: { file, eventManager: { url: rx.url, mode: 'batch' }, spool: false, queue: { maxEvents: 1000 }, closeTimeoutMs: 2000 },
+        options: { file, eventManager: { url: rx.url, mode: 'batch' }, spool: false, queue: { maxEvents: 1000 }, closeTimeoutMs: 2000, flushTimeoutMs: 2000 },
         count: LINES,
         run,
         then: 'flush',
