@@ -65,7 +65,17 @@ export function filterFromQuery(q: URLSearchParams): LiveFilter {
   return { minLevel, types, source, alertsOnly: ao === 'true' || ao === '1' }
 }
 
+/** A replay fell more than the buffer size behind the live events: the client should reconnect and resume. */
+export class LiveOverflowError extends Error {
+  constructor(capacity: number) {
+    super(`more than ${capacity} live events arrived while this client caught up; reconnect with its last event id to resume`)
+    this.name = 'LiveOverflowError'
+  }
+}
+
 export type LiveSend = (event: Event) => void
+/** Writes one replayed event, waiting for the client to read if needed; false when the client is gone. */
+export type LiveReplay = (event: Event) => boolean | Promise<boolean>
 
 interface Subscriber {
   filter: LiveFilter
@@ -217,39 +227,61 @@ export class LiveHub {
   }
 
   /**
-   * Subscribe. With `lastEventId`, first sends what the client missed: from memory when the id is
-   * still buffered, else from the store (events with a greater id). Returns an unsubscribe function.
+   * Subscribe. With `lastEventId`, first replays what the client missed, through `replay` (which
+   * may wait for the client to read, and returns false when the client is gone): from memory when
+   * the id is still buffered, else from the store (events with a greater id). Events published
+   * meanwhile are queued and replayed after, then `send` gets live events. A replay never counts as
+   * a slow client: it goes at the client's pace. Returns an unsubscribe function.
    */
-  async subscribe(filter: LiveFilter, send: LiveSend, lastEventId?: string): Promise<() => void> {
+  async subscribe(filter: LiveFilter, send: LiveSend, lastEventId?: string, replay?: LiveReplay): Promise<() => void> {
     const sub: Subscriber = { filter, send }
     if (lastEventId) {
-      const seq = this.#ringIds.get(lastEventId)
-      const oldest = this.#ring.length ? (this.#ringIds.get(this.#ring[0].event_id) as number) : this.#seq + 1
-      if (seq !== undefined) {
-        const at = seq - oldest
-        // Buffered before that id but newer by id: a client resuming here after another instance (or
-        // after a restart whose first poll re-read recent events) has not seen these. Sending one it
-        // has seen is a duplicate its id check drops; skipping one it has not is a gap.
-        for (let i = 0; i < at; i++) if (this.#ring[i].event_id > lastEventId && matches(filter, this.#ring[i])) send(this.#ring[i])
-        for (let i = at + 1; i < this.#ring.length; i++) if (matches(filter, this.#ring[i])) send(this.#ring[i])
-      } else {
-        // Older than the buffer (or from before a restart): catch up from the store by id, then from memory.
-        const sent = new Set<string>()
-        const pending: Event[] = []
-        const collect: Subscriber = { filter, send: (e) => pending.push(e) }
-        this.#subs.add(collect)
-        try {
-          for await (const e of this.#reader.streamEvents({ afterId: lastEventId, orderBy: 'event_id' })) {
-            if (matches(filter, e)) {
-              send(e)
-              sent.add(e.event_id)
-            }
-          }
-        } finally {
-          this.#subs.delete(collect)
-        }
-        for (const e of pending) if (!sent.has(e.event_id)) send(e)
+      const put: LiveReplay = replay ?? ((e) => (send(e), true))
+      const sent = new Set<string>()
+      const pending: Event[] = []
+      // Bounded: a client whose catch-up falls this far behind the live events is disconnected; it
+      // resumes from its last id when it reconnects.
+      let overflow = false
+      const collect: Subscriber = {
+        filter,
+        send: (e) => {
+          if (pending.length >= this.#opts.capacity) overflow = true
+          else pending.push(e)
+        },
       }
+      this.#subs.add(collect)
+      let open = true
+      const give = async (e: Event): Promise<void> => {
+        if (!open || sent.has(e.event_id)) return
+        sent.add(e.event_id)
+        open = await put(e)
+      }
+      try {
+        const seq = this.#ringIds.get(lastEventId)
+        if (seq !== undefined) {
+          // A copy: the ring moves on while the replay waits for the client.
+          const ring = [...this.#ring]
+          const oldest = ring.length ? (this.#ringIds.get(ring[0].event_id) as number) : this.#seq + 1
+          const at = seq - oldest
+          // Buffered before that id but newer by id: a client resuming here after another instance (or
+          // after a restart whose first poll re-read recent events) has not seen these. Sending one it
+          // has seen is a duplicate its id check drops; skipping one it has not is a gap.
+          for (let i = 0; i < at && open; i++) if (ring[i].event_id > lastEventId && matches(filter, ring[i])) await give(ring[i])
+          for (let i = at + 1; i < ring.length && open; i++) if (matches(filter, ring[i])) await give(ring[i])
+        } else {
+          // Older than the buffer (or from before a restart): catch up from the store by id.
+          for await (const e of this.#reader.streamEvents({ afterId: lastEventId, orderBy: 'event_id' })) {
+            if (!open) break
+            if (matches(filter, e)) await give(e)
+          }
+        }
+        // What arrived during the replay; more may arrive while these are written.
+        while (open && !overflow && pending.length) await give(pending.shift() as Event)
+        if (overflow) throw new LiveOverflowError(this.#opts.capacity)
+      } finally {
+        this.#subs.delete(collect)
+      }
+      if (!open) return () => undefined
     }
     this.#subs.add(sub)
     return () => {

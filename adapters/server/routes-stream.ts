@@ -18,6 +18,21 @@ import { filterFromQuery } from './live.js'
 const MAX_BUFFERED = 4 * 1024 * 1024
 const HEARTBEAT_MS = 15_000
 
+const frame = (e: Event): string => `id: ${e.event_id}\nevent: event\ndata: ${eventToJson(e, '_id')}\n\n`
+
+/** Resolves when a writable drains, or closes (then nothing more will be written). */
+function drained(w: NodeJS.WritableStream & { once(ev: string, fn: () => void): unknown; off(ev: string, fn: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      w.off('drain', done)
+      w.off('close', done)
+      resolve()
+    }
+    w.once('drain', done)
+    w.once('close', done)
+  })
+}
+
 export function streamRoutes(router: Router, ctx: ServerContext): void {
   router.add('GET', '/events/stream', async (req, res) => {
     const filter = filterFromQuery(req.query)
@@ -38,7 +53,13 @@ export function streamRoutes(router: Router, ctx: ServerContext): void {
         res.destroy()
         return
       }
-      res.write(`id: ${e.event_id}\nevent: event\ndata: ${eventToJson(e, '_id')}\n\n`)
+      res.write(frame(e))
+    }
+    // The catch-up after a reconnect goes at the client's pace (it may be far more than 4 MiB).
+    const replay = async (e: Event): Promise<boolean> => {
+      if (closed) return false
+      if (!res.write(frame(e))) await drained(res)
+      return !closed
     }
     let unsubscribe: (() => void) | undefined
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS)
@@ -50,7 +71,7 @@ export function streamRoutes(router: Router, ctx: ServerContext): void {
       ctx.metrics.streamClients--
     }
     req.raw.on('close', cleanup)
-    unsubscribe = await ctx.live.subscribe(filter, send, last || undefined)
+    unsubscribe = await ctx.live.subscribe(filter, send, last || undefined, replay)
     if (closed) unsubscribe()
     else res.write(': live\n\n')
   })
@@ -98,11 +119,22 @@ export function createWebSocketHandler(ctx: ServerContext, authorize: (req: Inco
         ctx.metrics.streamClients--
       })
       ws.on('error', () => ws.terminate())
-      void ctx.live.subscribe(filter, send, last).then((u) => {
-        unsubscribe = u
-        if (!open) u()
-        else ws.send('{"type":"live"}')
-      })
+      // The catch-up after a reconnect goes at the client's pace: past 1 MiB queued, wait for the socket.
+      const replay = async (e: Event): Promise<boolean> => {
+        if (!open) return false
+        const text = `{"type":"event","event":${eventToJson(e, '_id')}}`
+        if (ws.bufferedAmount < 1024 * 1024) ws.send(text)
+        else await new Promise<void>((resolve) => ws.send(text, () => resolve()))
+        return open
+      }
+      void ctx.live.subscribe(filter, send, last, replay).then(
+        (u) => {
+          unsubscribe = u
+          if (!open) u()
+          else ws.send('{"type":"live"}')
+        },
+        () => ws.terminate(),
+      )
     })
   }
   return { onUpgrade, close: () => new Promise<void>((resolve) => wss.close(() => resolve())) }
