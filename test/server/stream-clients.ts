@@ -84,6 +84,12 @@ export class SseClient {
     this.#res?.socket.pause()
   }
 
+  /** Read again after pause(). */
+  resume(): void {
+    this.#res?.socket.resume()
+    this.#res?.resume()
+  }
+
   async waitLive(): Promise<void> {
     await eventually(() => (this.live || this.closed ? true : undefined))
     if (!this.live) throw new Error(`the stream closed before it was live (status ${this.status}: ${this.body})`)
@@ -145,6 +151,11 @@ export class WsClient {
   /** Stop reading from the socket. */
   pause(): void {
     ;(this.ws as unknown as { _socket: { pause(): void } })._socket.pause()
+  }
+
+  /** Read again after pause(). */
+  resume(): void {
+    ;(this.ws as unknown as { _socket: { resume(): void } })._socket.resume()
   }
 
   async waitLive(): Promise<void> {
