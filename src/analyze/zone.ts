@@ -140,10 +140,9 @@ export function resolveTimeZone(name: string | undefined): TimeZone {
   return new IntlTimeZone(name, false)
 }
 
-/** The process's local time zone (what Python's naive `astimezone()` uses). */
+/** The process's local time zone (what Python's naive `astimezone()` uses; Node honours `TZ`). */
 export function localTimeZone(): TimeZone {
-  const name = process.env.TZ || new Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
-  return resolveTimeZone(name)
+  return resolveTimeZone(new Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')
 }
 
 // ------------------------------------------------------------------ strftime (C locale)
