@@ -188,6 +188,20 @@ const STEPS: Step[] = [
     },
   },
   { name: 'null event_id is str(None), as pydantic', method: 'POST', path: '/event', body: '{"event_id":null,"event_timestamp":"2024-01-01T00:00:00"}' },
+  { name: 'periods report without times', method: 'GET', path: '/utilization/periods' },
+  {
+    name: 'D3: /utilization/users',
+    method: 'GET',
+    path: '/utilization/users?start_time=2025-01-01T00:00:00&end_time=2025-02-01T00:00:00',
+    differs: {
+      why: "SPEC D3: MADSci's client calls /utilization/users, its server only has /utilization/user; ours serves both",
+      python: (r) => expect(r.text).toBe('{"detail":"Not Found"}'),
+      ours: (r) => {
+        expect(r.status).toBe(200)
+        expect(r.json()).not.toHaveProperty('detail')
+      },
+    },
+  },
   {
     name: 'health at the end',
     method: 'GET',
