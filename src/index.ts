@@ -66,4 +66,43 @@ export {
   type Alert,
 } from './notify/index.js'
 export { loadPlugin, type PluginContext, type PluginSpec } from './plugins.js'
+export {
+  sessionUtilizationReport,
+  utilizationPeriodsReport,
+  userUtilizationReport,
+  aggregateEvents,
+  createAnalyzerHost,
+  eventsReader,
+  ErrorRateDetector,
+  SilenceDetector,
+  BurstDetector,
+  UtilizationAnalyzer,
+  BUILTIN_ANALYZERS,
+  isAnomalyEvent,
+  type Analyzer,
+  type AnalyzerContext,
+  type AnalyzerHost,
+  type AnalyzerHostOptions,
+  type AggregateOptions,
+  type AggregateResult,
+  type SessionReportOptions,
+  type PeriodsReportOptions,
+  type UserReportOptions,
+  type ReportJson,
+} from './analyze/index.js'
+export type { AnalyzerEntry } from './analyze/host.js'
+export {
+  exportEventsCsv,
+  exportEventsNdjson,
+  EVENT_CSV_COLUMNS,
+  reportToCsv,
+  periodsChartSvg,
+  nodeUtilizationChartSvg,
+  neutralizeFormula,
+  ProgressBar,
+  type ExportOptions,
+  type EventCsvOptions,
+  type ExportResult,
+  type ReportKind,
+} from './export/index.js'
 export { resolveMadsciDir } from './config/madsci-dir.js'

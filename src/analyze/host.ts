@@ -78,7 +78,7 @@ export interface AnalyzerHost {
   stats(): AnalyzerHostStats
 }
 
-type AnalyzerEntry = Analyzer | PluginSpec
+export type AnalyzerEntry = Analyzer | PluginSpec
 
 function positive(value: number | undefined, fallback: number, option: string, min = 1): number {
   if (value === undefined) return fallback

@@ -14,6 +14,7 @@ import { MongoStore, type MongoStoreOptions } from '../stores/mongo.js'
 import type { Reader, Sink } from '../stores/types.js'
 import type { MadsciWarning } from '../warnings.js'
 import { type AlertOptions, createAlertDispatcher } from '../notify/index.js'
+import { type AnalyzerEntry, type AnalyzerHost, type AnalyzerHostOptions, createAnalyzerHost } from '../analyze/host.js'
 import type { EventInput } from '../event/model.js'
 import { parseEvent } from '../event/validate.js'
 import { EventLogger, type LoggerCore } from './logger.js'
@@ -75,6 +76,15 @@ export interface EventLoggerOptions {
    * `EVENT_EMAIL_ALERTS`); pass `alertOptionsFromEnv()` to opt in.
    */
   alerts?: AlertOptions
+  /**
+   * Live analyzers fed every accepted event: built-ins (`{ module: 'builtin:error-rate' }`,
+   * `builtin:silence`, `builtin:burst`, `builtin:utilization`), `{ module, options }` plugins, or
+   * analyzer objects. Their anomaly events go through this logger (and can alert). Results:
+   * `logger.analyzerResults()`.
+   */
+  analyzers?: readonly AnalyzerEntry[]
+  /** Options of the analyzer host (queue size, tick interval). */
+  analyzerHost?: AnalyzerHostOptions
   /** In-process consumers of every accepted event (notifier dispatchers, analyzer hosts). */
   consumers?: Array<EventConsumer & { flush?(): Promise<void>; close?(options?: { timeoutMs?: number }): Promise<void> }>
   /** Degraded-mode notices. Default: printed once each to stderr. */
@@ -215,6 +225,7 @@ export interface CreatedCore {
   core: LoggerCore
   level: EventLogLevel
   source: OwnershipInfo
+  analyzers: AnalyzerHost | undefined
 }
 
 /**
@@ -262,6 +273,12 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
     }
   }
   const consumers = [...(options.consumers ?? [])]
+  let analyzers: AnalyzerHost | undefined
+  if (options.analyzers?.length) {
+    analyzers = createAnalyzerHost(options.analyzers, { log: logOwn }, options.analyzerHost)
+    consumers.unshift(analyzers)
+  }
+  // Alerts first: an anomaly an analyzer logs is offered to the dispatcher like any event.
   if (options.alerts) consumers.unshift(createAlertDispatcher(options.alerts, { log: logOwn }))
   for (const c of consumers) pipeline.addConsumer(c)
 
@@ -269,6 +286,7 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
   const core: LoggerCore = {
     pipeline,
     reader,
+    analyzers,
     timestampMode,
     spanLookup: options.otel === false ? undefined : activeSpanLookup(),
     onInvalid(message: string) {
@@ -291,7 +309,7 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
       return closing
     },
   }
-  return { core, level, source }
+  return { core, level, source, analyzers }
 }
 
 /** Create a logger (and its pipeline and stores). */

@@ -10,6 +10,7 @@ import type { CloseReport, Pipeline, PipelineEventMap, PipelineStats } from '../
 import { LoggedEvent } from '../pipeline/record.js'
 import type { GetEventsOptions, QueryOptions, Reader, StreamOptions } from '../stores/types.js'
 import type { ActiveSpanLookup } from './otel.js'
+import type { AnalyzerHost } from '../analyze/host.js'
 import { checkOwnership, currentOwnership, mergeOwnership } from './ownership.js'
 
 /**
@@ -47,6 +48,8 @@ export interface ChildBindings {
 export interface LoggerCore {
   pipeline: Pipeline
   reader: Reader | undefined
+  /** The live analyzers, when configured. */
+  analyzers?: AnalyzerHost
   timestampMode: TimestampMode
   spanLookup: ActiveSpanLookup | undefined
   /** A call was logged with a problem (bad event_type, bad ownership value): reported on the bus. */
@@ -297,6 +300,11 @@ export class EventLogger {
   /** Counters: accepted, delivered, retried, failed, spooled, replayed, dropped by reason, queues, latency. */
   stats(): PipelineStats {
     return this.#core.pipeline.stats()
+  }
+
+  /** The live analyzers' current results, by analyzer name (`{}` without analyzers). */
+  analyzerResults(): Record<string, unknown> {
+    return this.#core.analyzers?.results() ?? {}
   }
 
   /** Listen to the pipeline: `event` (every accepted event), `batch`, `error`, `drop`, `spool`, `rejected`. */
