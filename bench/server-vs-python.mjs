@@ -8,7 +8,8 @@
 // Measures
 //   1. single POST /event: requests/s, p50 and p99 latency, ours and Python's (goal: ≥ 5× Python's req/s);
 //   2. events/s through our POST /events/batch (1 000 events per request) vs events/s through the
-//      Python server's only ingest route, POST /event (goal: ≥ 100×).
+//      Python server's only ingest route, POST /event (goal: ≥ 100×);
+//   3. for reference, the same batch route on our embedded file store (no database in the way).
 // Each condition is run --runs times (default 3; --smoke: once, 2 s, nothing judged); the median is
 // reported with min and max. Writes bench/results/server.json:
 //   { generatedAt, command, smoke, machine, method, entries: [{ name, unit, runs, median, min, max, baseline, ratio, goal, met }] }
@@ -88,7 +89,7 @@ const SERVER_CHILD = `
 const { createServer } = await import(process.env.MADSCI_BENCH_SERVER_MODULE)
 const server = createServer({
   env: { HOME: process.env.MADSCI_BENCH_HOME, MADSCI_SETTINGS_DIR: process.env.MADSCI_BENCH_HOME },
-  settings: { document_db_url: process.env.MADSCI_BENCH_MONGO_URL, database_name: process.env.MADSCI_BENCH_DATABASE },
+  settings: process.env.MADSCI_BENCH_MONGO_URL ? { document_db_url: process.env.MADSCI_BENCH_MONGO_URL, database_name: process.env.MADSCI_BENCH_DATABASE } : {},
   onWarning: () => {},
 })
 const { url } = await server.listen(0, '127.0.0.1')
@@ -103,9 +104,10 @@ function serverModule() {
 }
 
 function startOurServer({ mongoUrl, database, home }) {
+  // Without mongoUrl: the embedded file store under home/.madsci.
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER_CHILD], {
-      env: { PATH: process.env.PATH, MADSCI_BENCH_SERVER_MODULE: serverModule(), MADSCI_BENCH_HOME: home, MADSCI_BENCH_MONGO_URL: mongoUrl, MADSCI_BENCH_DATABASE: database },
+      env: { PATH: process.env.PATH, MADSCI_BENCH_SERVER_MODULE: serverModule(), MADSCI_BENCH_HOME: home, MADSCI_BENCH_MONGO_URL: mongoUrl ?? '', MADSCI_BENCH_DATABASE: database ?? '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
@@ -183,6 +185,11 @@ async function main() {
     stops.push(() => em.stop())
     const ours = await startOurServer({ mongoUrl, database: oursDb, home: scratch })
     stops.push(() => ours.stop())
+    // For reference (no goal): our server on its embedded file store, to show where the limit is.
+    const fileHome = join(scratch, 'file')
+    mkdirSync(join(fileHome, '.madsci'), { recursive: true })
+    const oursFile = await startOurServer({ home: fileHome })
+    stops.push(() => oursFile.stop())
     stops.push(async () => {
       const c = await MongoClient.connect(mongoUrl)
       try {
@@ -197,8 +204,9 @@ async function main() {
       pySingle: { url: em.url, path: '/event', body: oneEvent, connections: 16 },
       ourSingle: { url: ours.url, path: '/event', body: oneEvent, connections: 16 },
       ourBatch: { url: ours.url, path: '/events/batch', body: batchBody, connections: 4 },
+      ourBatchFile: { url: oursFile.url, path: '/events/batch', body: batchBody, connections: 4 },
     }
-    const results = { pySingle: [], ourSingle: [], ourBatch: [] }
+    const results = { pySingle: [], ourSingle: [], ourBatch: [], ourBatchFile: [] }
     // Warm-up (JIT, connection pools, FerretDB's tables), then interleaved runs so drift hits both.
     for (const c of Object.values(conditions)) await load({ ...c, duration: 1 })
     for (let run = 0; run < args.runs; run++) {
@@ -225,6 +233,14 @@ async function main() {
         smoke: args.smoke,
       }),
       entry({ name: `POST /events/batch latency p50 (${BATCH} events)`, unit: 'ms', runs: pick('ourBatch', 'p50'), smoke: args.smoke }),
+      entry({
+        name: `reference: events/s through POST /events/batch on our embedded file store (no database)`,
+        unit: 'events/s',
+        runs: pick('ourBatchFile', 'rps').map((r) => r * BATCH),
+        baseline: { ...python, unit: 'events/s', runs: pick('pySingle', 'rps') },
+        smoke: args.smoke,
+        notes: 'Not the goal condition (the goal compares both servers on the same FerretDB); shows what the server does when the database is not the limit.',
+      }),
     ]
     const doc = {
       generatedAt: started.toISOString(),
