@@ -30,7 +30,7 @@ beforeAll(async () => {
   expect(r.stderr).toBe('')
   expect(r.code).toBe(0)
   pid = r.pid
-  for (const name of ['table', 'utc', 'times-iso', 'times-seconds', 'times-none', 'labels', 'min-level']) {
+  for (const name of ['table', 'utc', 'times-iso', 'times-seconds', 'times-none', 'labels', 'min-level', 'text']) {
     files.set(name, readEventFiles(join(dir, `${name}.ndjson`)))
   }
 }, 120_000)
@@ -157,9 +157,11 @@ describe('pino line → MADSci Event', () => {
     expect(lines('times-seconds')[0]).toMatchObject({ event_timestamp: '2026-04-09T09:47:11' })
     const now = lines('times-none')[0].event_timestamp as string
     expect(now).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?$/)
-    // Written by this run: within the last hour of the program's clock (America/Chicago).
-    const chicagoNow = new Date(new Date().toLocaleString('en-US', { timeZone: 'America/Chicago' }))
-    expect(Math.abs(Date.parse(`${now}Z`) - Date.parse(`${chicagoNow.getFullYear()}-${String(chicagoNow.getMonth() + 1).padStart(2, '0')}-${String(chicagoNow.getDate()).padStart(2, '0')}T${chicagoNow.toTimeString().slice(0, 8)}Z`))).toBeLessThan(3_600_000)
+    // Stamped by the transport when the line arrived: just before its closing summary, on the same clock.
+    const closing = summaries(files.get('times-none') ?? [])[0].event_timestamp as string
+    const gap = Date.parse(`${closing}Z`) - Date.parse(`${now}Z`)
+    expect(gap).toBeGreaterThanOrEqual(0)
+    expect(gap).toBeLessThan(60_000)
   })
 
   it('pid and hostname are kept by default and dropped with keepPinoFields: false', () => {
@@ -175,6 +177,13 @@ describe('pino line → MADSci Event', () => {
     ])
     const [s] = summaries(files.get('min-level') ?? [])
     expect((s.event_data as { madsci_events: object }).madsci_events).toMatchObject({ lines: 6, below_min_level: 3, accepted: 3, delivered: 3 })
+  })
+
+  it('a line that is not JSON (a text stage earlier in a pipeline) → a log_info event with the text as message', () => {
+    const [e] = lines('text')
+    expect(e).toMatchObject({ event_type: 'log_info', log_level: 20, alert: false, source: {}, event_data: { message: 'WARN: door open', unparsed_line: true } })
+    const [s] = summaries(files.get('text') ?? [])
+    expect((s.event_data as { madsci_events: object }).madsci_events).toMatchObject({ lines: 0, unparsed_lines: 1, accepted: 1, delivered: 1 })
   })
 
   it('closing adds one DEBUG summary event with the totals to each file', () => {
