@@ -43,6 +43,24 @@ export function pluginSpecifier(module: string): string {
 }
 
 /**
+ * A real `import()`, also in the CommonJS build: tsup turns `import()` into `require()` there,
+ * which cannot load a `file:` URL or an ES module with top-level await. The pino transport runs
+ * that build (pino resolves its target with `require.resolve`), so plugins named in its options
+ * depend on this.
+ */
+const realImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>
+
+async function importModule(specifier: string): Promise<unknown> {
+  try {
+    return await realImport(specifier)
+  } catch (err) {
+    // Code run through `vm` without a dynamic-import hook (test runners): the plain import() works there.
+    if ((err as { code?: string }).code === 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING') return import(specifier)
+    throw err
+  }
+}
+
+/**
  * Import a plugin module and call its factory with the spec's options. The factory is the named
  * export `create`, else the default export when it is a function (or an object with `create`, as
  * a CommonJS module seen from ESM). A module that cannot be imported or exports no factory fails
@@ -51,7 +69,7 @@ export function pluginSpecifier(module: string): string {
 export async function loadPlugin<T>(spec: PluginSpec, context: PluginContext, option = 'module'): Promise<T> {
   let mod: Record<string, unknown>
   try {
-    mod = (await import(pluginSpecifier(spec.module))) as Record<string, unknown>
+    mod = (await importModule(pluginSpecifier(spec.module))) as Record<string, unknown>
   } catch (err) {
     throw new ConfigError(option, `cannot import the plugin module ${JSON.stringify(spec.module)}: ${(err as Error).message}`)
   }
