@@ -45,6 +45,16 @@ export interface MadsciTransportOptions {
    * queued or spooled). Default 30000.
    */
   flushTimeoutMs?: number
+  /**
+   * Alerts, in the worker: `{ alertLevel, notifiers: [...], ...delivery and storm-control options }`
+   * as `createEventLogger({ alerts })` takes them. Notifiers are specs (`{ type: 'email' | 'webhook'
+   * | 'console', ... }`, or `{ module: 'my-notifier', options }` for your own module), not objects.
+   */
+  alerts?: Record<string, unknown>
+  /** Live analyzers, in the worker: `[{ module: 'builtin:error-rate', options }, { module: 'my-analyzer', options }]`. */
+  analyzers?: Array<{ module: string; options?: Record<string, unknown> }>
+  /** Options of the analyzer host (`{ queueSize, tickIntervalMs }`). */
+  analyzerHost?: Record<string, unknown>
 }
 
 /**
@@ -67,7 +77,7 @@ type Shape = 'string' | 'number' | 'boolean' | 'object' | 'level' | 'ownership'
 
 interface Spec {
   /** Accepted types at the top of the option. */
-  types: Array<'string' | 'boolean' | 'object' | 'number' | 'false'>
+  types: Array<'string' | 'boolean' | 'object' | 'number' | 'false' | 'array'>
   /** For an object value: its known keys and their types. */
   keys?: Record<string, Shape | Array<Shape>>
   /** Which key an object value must have. */
@@ -116,6 +126,9 @@ const SPECS: Record<keyof MadsciTransportOptions, Spec> = {
   keepPinoFields: { types: ['boolean'], accepts: 'true or false' },
   closeTimeoutMs: { types: ['number'], accepts: `a number of milliseconds from 0 to ${MAX_CLOSE_TIMEOUT_MS}` },
   flushTimeoutMs: { types: ['number'], accepts: 'a number of milliseconds ≥ 0' },
+  alerts: { types: ['object'], accepts: '{ alertLevel, notifiers: [{ type: "email" | "webhook" | "console", ... } or { module, options }], ... }' },
+  analyzers: { types: ['array'], accepts: 'an array of { module, options } (e.g. { module: "builtin:error-rate" })' },
+  analyzerHost: { types: ['object'], accepts: '{ queueSize, tickIntervalMs }' },
 }
 
 function typeOf(value: unknown): string {
@@ -152,7 +165,7 @@ export function validateTransportOptions(options: unknown): MadsciTransportOptio
     const spec = SPECS[key as keyof MadsciTransportOptions]
     if (!spec) throw new ConfigError(key, `unknown transport option; the options are ${Object.keys(SPECS).join(', ')}`)
     if (value === undefined) continue
-    const t = value === false ? 'false' : isPlainObject(value) ? 'object' : typeof value
+    const t = value === false ? 'false' : Array.isArray(value) ? 'array' : isPlainObject(value) ? 'object' : typeof value
     if (!(spec.types as string[]).includes(t) && !(t === 'false' && spec.types.includes('boolean'))) {
       throw new ConfigError(key, `${JSON.stringify(value) ?? typeOf(value)} is not accepted; use ${spec.accepts}`)
     }
@@ -175,6 +188,11 @@ export function validateTransportOptions(options: unknown): MadsciTransportOptio
     throw new ConfigError('closeTimeoutMs', `${o.closeTimeoutMs}; use ${SPECS.closeTimeoutMs.accepts} (pino stops waiting for the transport 10 s after exit begins)`)
   }
   if (o.flushTimeoutMs !== undefined && !(o.flushTimeoutMs >= 0)) throw new ConfigError('flushTimeoutMs', `${o.flushTimeoutMs}; use ${SPECS.flushTimeoutMs.accepts}`)
+  if (o.analyzers) {
+    o.analyzers.forEach((a, i) => {
+      if (!isPlainObject(a) || typeof a.module !== 'string') throw new ConfigError(`analyzers[${i}]`, `${JSON.stringify(a)}; use ${SPECS.analyzers.accepts}`)
+    })
+  }
   if (isPlainObject(o.eventManager) && o.eventManager.headers) {
     for (const [h, v] of Object.entries(o.eventManager.headers)) if (typeof v !== 'string') throw new ConfigError(`eventManager.headers.${h}`, 'header values must be strings')
   }
@@ -194,6 +212,10 @@ export function loggerOptionsFor(options: MadsciTransportOptions): EventLoggerOp
     retry: options.retry,
     timestamps: options.timestamps,
     source: options.source,
+    // The plugins check their own options (ConfigError naming the notifier or analyzer).
+    alerts: options.alerts as EventLoggerOptions['alerts'],
+    analyzers: options.analyzers,
+    analyzerHost: options.analyzerHost as EventLoggerOptions['analyzerHost'],
     // The transport filters by `minLevel` itself; the core's level applies to logger calls only.
     level: 0,
     // The transport closes the pipeline itself within pino's exit window.
