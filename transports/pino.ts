@@ -2,6 +2,7 @@ import { writeSync } from 'node:fs'
 import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
+import { debuglog } from 'node:util'
 import { workerData } from 'node:worker_threads'
 import build from 'pino-abstract-transport'
 import { ConfigError, EventValidationError } from '../src/errors.js'
@@ -33,7 +34,8 @@ export { mapPinoLine, lineLevel, normalizeError, type LineMapOptions } from './m
  * - Close (pino ends the transport at exit, or `handleShutdown(logger)` on SIGTERM/SIGINT):
  *   delivers for up to `closeTimeoutMs` counted from that moment, inside pino's 10 s exit window,
  *   then spools the rest; a MADSci event (DEBUG) carries the totals, and a line on stderr says how
- *   many events were left in the spool, refused, dropped or lost, whenever any were.
+ *   many events were left in the spool, refused, dropped or lost, whenever any were (on every
+ *   close with NODE_DEBUG=madsci-events).
  */
 export default async function madsciTransport(rawOptions?: MadsciTransportOptions) {
   try {
@@ -247,7 +249,13 @@ async function closeTransport(t: Running): Promise<void> {
     say(`madsci-events transport: closing failed: ${(err as Error).message}\n`)
     return
   }
-  const line = summaryLine(core.pipeline.stats(), report, { spoolDir: t.spoolDir, inheritedSpool: t.inheritedSpool, elapsedMs: Date.now() - startedClose })
+  const line = summaryLine(core.pipeline.stats(), report, {
+    spoolDir: t.spoolDir,
+    inheritedSpool: t.inheritedSpool,
+    elapsedMs: Date.now() - startedClose,
+    // NODE_DEBUG=madsci-events (Node's debuglog convention): the totals line on every close.
+    always: debuglog('madsci-events').enabled,
+  })
   if (line) say(line)
 }
 

@@ -70,12 +70,13 @@ export function summaryEvent(stats: PipelineStats, counts: TransportCounts, sour
 }
 
 /**
- * The line printed to stderr after closing when anything was not delivered, or `undefined`.
+ * The line printed to stderr after closing when anything was not delivered (or `always`, with
+ * NODE_DEBUG=madsci-events), else `undefined`.
  * "Left in the spool" counts this process's events not delivered that the spool holds for the next
  * start; when the spool already held events of an earlier process at start, those were delivered
  * too and the count is a lower bound ("at least").
  */
-export function summaryLine(stats: PipelineStats, report: CloseReport, o: { spoolDir?: string; inheritedSpool: boolean; elapsedMs: number }): string | undefined {
+export function summaryLine(stats: PipelineStats, report: CloseReport, o: { spoolDir?: string; inheritedSpool: boolean; elapsedMs: number; always?: boolean }): string | undefined {
   // Events lost at close without a spool are counted both as `lost` and as dropped for `shutdown`.
   const { shutdown = 0, ...otherDrops } = stats.dropped
   const dropped = sum(otherDrops)
@@ -83,7 +84,7 @@ export function summaryLine(stats: PipelineStats, report: CloseReport, o: { spoo
   let left = -Math.max(0, report.lost - shutdown)
   for (const s of stats.sinks) left += s.accepted - s.delivered - s.failed - sum(s.dropped)
   left = Math.max(0, left)
-  if (left === 0 && dropped === 0 && refused === 0 && report.lost === 0) return undefined
+  if (!o.always && left === 0 && dropped === 0 && refused === 0 && report.lost === 0) return undefined
   const parts = [`${stats.delivered} delivered`]
   if (left > 0) {
     parts.push(

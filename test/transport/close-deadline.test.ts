@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Receiver } from '../helpers/receiver.js'
-import { ensureBuilt, projectDir, replaySpool, startApp, summaries } from './helpers.js'
+import { cleanEnv, ensureBuilt, projectDir, replaySpool, runApp, startApp, summaries } from './helpers.js'
 
 /**
  * Closing within pino's exit window: pino waits at most 10 s for the worker when the process
@@ -75,4 +75,16 @@ describe('close against a stalled store', () => {
       expect(rx.duplicates).toBe(0)
     })
   }
+})
+
+describe('the closing totals line', () => {
+  it('is printed on every close with NODE_DEBUG=madsci-events (Node\'s debuglog convention), not otherwise', { timeout: 60_000 }, async () => {
+    const dir = await projectDir()
+    const file = join(dir, 'events.ndjson')
+    const quiet = await runApp({ options: { file }, count: 10, run: 'quiet' }, { cwd: dir })
+    expect(quiet.stderr).toBe('')
+    const debug = await runApp({ options: { file }, count: 10, run: 'debug' }, { cwd: dir, env: cleanEnv({ NODE_DEBUG: 'madsci-events' }) })
+    expect(debug.code).toBe(0)
+    expect(debug.stderr).toMatch(/^madsci-events transport: closed in \d+\.\d s: 11 delivered, 0 lost\n$/)
+  })
 })
