@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events'
+import { withDefaults } from '../config/defaults.js'
 import { StoreRejectedError, StoreUnavailableError, isMadsciError } from '../errors.js'
 import { parseEvent } from '../event/validate.js'
 import type { PipelineEvent, Sink } from '../stores/types.js'
@@ -125,7 +126,7 @@ export class Delivery {
 
   constructor(sink: Sink, options: Partial<DeliveryOptions>, hooks: DeliveryHooks, spool?: Spool, spoolMode: 'overflow' | 'always' = 'overflow') {
     this.sink = sink
-    this.#opts = { ...DELIVERY_DEFAULTS, ...options }
+    this.#opts = withDefaults(DELIVERY_DEFAULTS, options)
     this.#hooks = hooks
     this.#spool = spool
     this.#spoolAlways = spool !== undefined && spoolMode === 'always'

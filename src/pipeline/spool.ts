@@ -1,4 +1,5 @@
 import { closeSync, existsSync, write as fsWrite, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { withDefaults } from '../config/defaults.js'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
@@ -192,7 +193,7 @@ export class Spool {
    * process holds. Records left in it by a dead process are replayed first.
    */
   static open(root: string, options: SpoolOptions = {}): Spool {
-    const opts = { ...SPOOL_DEFAULTS, ...options }
+    const opts = withDefaults(SPOOL_DEFAULTS, options)
     try {
       mkdirSync(root, { recursive: true })
       for (let slot = 0; slot < 1024; slot++) {

@@ -69,7 +69,11 @@ export class FileStore implements ManagedStore {
 
   constructor(path: string, options: FileStoreOptions = {}) {
     this.path = resolve(path)
-    this.#opts = { ...FILE_STORE_DEFAULTS, ...options }
+    // An option given as `undefined` keeps its default.
+    this.#opts = {
+      maxBytes: options.maxBytes ?? FILE_STORE_DEFAULTS.maxBytes,
+      maxFiles: options.maxFiles ?? FILE_STORE_DEFAULTS.maxFiles,
+    }
   }
 
   get target(): string {

@@ -1,4 +1,5 @@
 import { Pool } from 'undici'
+import { withDefaults } from '../config/defaults.js'
 import { StoreRejectedError, StoreUnavailableError } from '../errors.js'
 import type { Event } from '../event/model.js'
 import { parseEvent } from '../event/validate.js'
@@ -40,6 +41,8 @@ export interface HttpStoreOptions {
   onWarning?: WarningListener
 }
 
+type HttpStoreResolved = Required<Omit<HttpStoreOptions, 'token' | 'headers' | 'onWarning' | 'connections'>> & HttpStoreOptions
+
 export const HTTP_STORE_DEFAULTS = { mode: 'auto' as const, concurrency: 8, timeoutMs: 10_000 }
 
 /** Normalize a base URL so relative paths append to it (`http://h:1/em` → `http://h:1/em/`). */
@@ -58,7 +61,7 @@ interface BatchItemResult {
 export class HttpStore implements Sink, Reader {
   readonly kind = 'http'
   readonly base: URL
-  readonly #opts: Required<Omit<HttpStoreOptions, 'token' | 'headers' | 'onWarning' | 'connections'>> & HttpStoreOptions
+  readonly #opts: HttpStoreResolved
   readonly #pool: Pool
   readonly #headers: Record<string, string>
   #batch: boolean | undefined
@@ -68,7 +71,7 @@ export class HttpStore implements Sink, Reader {
 
   constructor(url: string, options: HttpStoreOptions = {}) {
     this.base = normalizeBaseUrl(url)
-    this.#opts = { ...HTTP_STORE_DEFAULTS, ...options }
+    this.#opts = withDefaults<HttpStoreOptions>(HTTP_STORE_DEFAULTS, options) as HttpStoreResolved
     this.#pool = new Pool(this.base.origin, {
       connections: options.connections ?? this.#opts.concurrency,
       headersTimeout: this.#opts.timeoutMs,

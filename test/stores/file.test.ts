@@ -33,6 +33,15 @@ describe('FileStore', () => {
     expect(left.length).toBeLessThan(60)
   })
 
+  it('an option given as undefined keeps its default (10 MiB rotation through the logger)', async () => {
+    const dir = await tmp()
+    const store = new FileStore(join(dir, 'e.ndjson'), { maxBytes: undefined, maxFiles: undefined })
+    const big = 'z'.repeat(4000)
+    for (let i = 0; i < 30; i++) await store.write(Array.from({ length: 100 }, (_, k) => parseEvent({ event_data: { i, k, big } })))
+    await store.close()
+    expect((await readdir(dir)).sort()).toEqual(['e.ndjson', 'e.ndjson.1'])
+  })
+
   it('keeps every file with maxFiles 0 (the server\'s embedded store never deletes)', async () => {
     const dir = await tmp()
     const store = new FileStore(join(dir, 'e.ndjson'), { maxBytes: 1024, maxFiles: 0 })
