@@ -184,7 +184,7 @@ database URL is given (--db-url or EVENT_DB_URL), otherwise in an embedded file 
       }
       const { url } = await server.listen(port, values.host as string | undefined)
       process.stdout.write(`madsci-events server at ${url} — storing in ${server.describe()}; API docs at ${url}/docs\n`)
-      handleShutdown({ flush: () => server.core.flush(), close: async (o) => { await server.close(o); return { delivered: 0, spooled: 0, lost: 0, timedOut: false } } })
+      handleShutdown(server)
       return undefined as unknown as number
     },
   },

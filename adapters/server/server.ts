@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises'
 import { ConfigError, EventValidationError, QueryRefusedError, StoreUnavailableError } from '../../src/errors.js'
 import { createLoggerCore, type EventLoggerOptions } from '../../src/logger/create.js'
 import type { LoggerCore } from '../../src/logger/logger.js'
+import type { CloseReport } from '../../src/pipeline/pipeline.js'
 import { FileStore } from '../../src/stores/file.js'
 import { MongoStore } from '../../src/stores/mongo.js'
 import type { ManagedStore } from '../../src/stores/types.js'
@@ -70,7 +71,7 @@ export class MadsciServer {
   readonly #onError: (err: Error, where: string) => void
   #inFlight = 0
   #drained: (() => void) | undefined
-  #closing: Promise<void> | undefined
+  #closing: Promise<CloseReport> | undefined
   #started = false
 
   constructor(options: ServerOptions = {}) {
@@ -286,7 +287,7 @@ export class MadsciServer {
    * Graceful shutdown: stop accepting, let requests in flight finish (up to `timeoutMs`), end live
    * streams, flush the pipeline and close the store.
    */
-  close(options: { timeoutMs?: number } = {}): Promise<void> {
+  close(options: { timeoutMs?: number } = {}): Promise<CloseReport> {
     this.#closing ??= (async () => {
       const timeoutMs = options.timeoutMs ?? 10_000
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
@@ -299,9 +300,14 @@ export class MadsciServer {
       this.#server.closeAllConnections()
       await closed
       await this.context.retention.stop()
-      await this.context.core.close({ timeoutMs })
+      return this.context.core.close({ timeoutMs })
     })()
     return this.#closing
+  }
+
+  /** Resolves when every event accepted so far is stored. */
+  flush(options?: { timeoutMs?: number }): Promise<void> {
+    return this.context.core.flush(options)
   }
 }
 

@@ -81,6 +81,8 @@ export interface CloseReport {
   /** Events that could not be delivered nor spooled. */
   lost: number
   timedOut: boolean
+  /** Bytes left in the spool for the next process: this close's events and any earlier overflow not yet replayed. */
+  spoolPendingBytes: number
 }
 
 function sinkKey(sink: Sink): string {
@@ -305,8 +307,10 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
         if (this.#exitHandler) process.off('exit', this.#exitHandler)
         const spooled = results.reduce((a, r) => a + r.spooled, 0)
         const lost = results.reduce((a, r) => a + r.lost, 0)
-        const delivered = this.#deliveries.reduce((a, d) => a + d.stats().delivered, 0)
-        return { delivered, spooled, lost, timedOut: Date.now() >= deadline }
+        const stats = this.#deliveries.map((d) => d.stats())
+        const delivered = stats.reduce((a, s) => a + s.delivered, 0)
+        const spoolPendingBytes = stats.reduce((a, s) => a + (s.spool?.pendingBytes ?? 0), 0)
+        return { delivered, spooled, lost, timedOut: Date.now() >= deadline, spoolPendingBytes }
       })
     }
     return this.#closed
