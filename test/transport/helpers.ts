@@ -121,6 +121,9 @@ export function readEventFiles(path: string): Array<Record<string, unknown>> {
   const dir = resolve(path, '..')
   const base = path.slice(dir.length + 1)
   const files = readdirSync(dir).filter((f) => f === base || new RegExp(`^${base.replace(/\./g, '\\.')}\\.\\d+$`).test(f))
+  // Oldest first, as the file store rotates: events.ndjson.N ... events.ndjson.1, then events.ndjson.
+  const rank = (f: string): number => (f === base ? 0 : Number(f.slice(base.length + 1)))
+  files.sort((a, b) => rank(b) - rank(a))
   const out: Array<Record<string, unknown>> = []
   for (const f of files) {
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) if (line.trim()) out.push(JSON.parse(line))
