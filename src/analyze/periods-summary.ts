@@ -3,7 +3,7 @@
  * peaks, node and workcell summaries, trends, time series. Pure computation, no I/O.
  */
 import type { PeriodInfo, TimeBucket } from './buckets.js'
-import { pyFixed, pyMean, pyRound } from './pynum.js'
+import { pyFixed, pyFloatRepr, pyMean, pyRound } from './pynum.js'
 import { isoNaive } from './pytime.js'
 import { nodeDisplayName } from './session-stats.js'
 
@@ -76,7 +76,10 @@ function seriesPeak(utils: number[], series: Array<{ period_display: string }>, 
     const display = series[index].period_display ?? 'Unknown'
     return { peak_utilization: pyRound(max, 2), peak_period: display, peak_context: peakContext(analysisType, display) }
   }
-  return { peak_utilization: pyRound(max, 2), peak_period: 'Unknown', peak_context: `Peak utilization: ${pyRound(max, 2)}%` }
+  // Upstream formats `round(max, 2)` with an f-string: a float prints as `96.0`, and a zero is the
+  // int 0 (its `util or 0` turns 0.0 into 0), which prints as `0`.
+  const shown = max === 0 ? '0' : pyFloatRepr(pyRound(max, 2))
+  return { peak_utilization: pyRound(max, 2), peak_period: 'Unknown', peak_context: `Peak utilization: ${shown}%` }
 }
 
 function sum(values: readonly number[]): number {
