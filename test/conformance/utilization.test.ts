@@ -156,6 +156,12 @@ function edgeHistory(): Dataset {
   ev(208, 'node_start', { node_id: N3 }, {})
   ev(209, 'node_stop', { node_id: N3 }, {})
   ev(210, 'node_stop', { node_id: N3 }, {})
+  // What Python services really store (SPEC §5.1): lifecycle types as log_info with
+  // event_data.event_type, which every analyzer leaves out; a workflow cancelled by its flag.
+  ev(220, 'log_info', { workcell_id: WC2 }, { event_type: 'workcell_start', workcell_id: WC2, message: 'python-style' })
+  ev(221, 'log_info', { node_id: N2 }, { event_type: 'action_status_change', action_id: 'p1', status: 'running' })
+  ev(222, 'log_info', { experiment_id: id(777) }, { event_type: 'experiment_start', experiment_id: id(777) })
+  ev(224, 'workflow_complete', {}, { workflow_id: id(701), name: 'cancelled flag', author: 'Ada', status: { cancelled: true } })
   ev(300, 'workcell_stop', { workcell_id: WC }, {})
   ev(301, 'workcell_start', { workcell_id: WC }, { name: 'Line A again' })
   ev(302, 'experiment_start', { experiment_id: id(540) }, {})
@@ -177,6 +183,11 @@ const EDGE_JOBS: Job[] = [
   ...['daily', 'weekly', 'monthly', 'hourly'].map((t): Job => ({ name: `periods ${t} UTC`, route: 'periods', params: { start_time: EDGE_START, end_time: EDGE_END, analysis_type: t, user_timezone: 'UTC' } })),
   { name: 'periods daily America/Chicago', route: 'periods', params: { start_time: EDGE_START, end_time: EDGE_END, analysis_type: 'daily', user_timezone: 'America/Chicago' } },
   { name: 'periods hourly, window exactly on events', route: 'periods', params: { start_time: '2025-01-06T11:20:00', end_time: '2025-01-06T13:01:00', analysis_type: 'hourly', user_timezone: 'UTC' } },
+  { name: 'periods hourly Asia/Kolkata, offset times', route: 'periods', params: { start_time: '2025-01-06T12:30:00+05:30', end_time: '2025-01-06T20:00:00+05:30', analysis_type: 'hourly', user_timezone: 'Asia/Kolkata' } },
+  { name: 'periods daily America/Chicago, offset times', route: 'periods', params: { start_time: '2025-01-06T02:00:00-06:00', end_time: '2025-01-06T09:00:00-06:00', analysis_type: 'daily', user_timezone: 'America/Chicago' } },
+  { name: 'sessions, offset times', route: 'sessions', params: { start_time: '2025-01-06T12:30:00+05:30', end_time: '2025-01-06T20:00:00+05:30' } },
+  { name: 'sessions, end only (-24 h)', route: 'sessions', params: { end_time: '2025-01-06T12:00:00Z' } },
+  { name: 'user, end only (-24 h)', route: 'user', params: { end_time: '2025-01-06T12:00:00Z' } },
 ]
 
 /** Run upstream's route handlers in one Python process over `ds` (TZ=UTC, as the test server). */
@@ -398,6 +409,24 @@ describe('the in-process run equals the Python Event Manager over HTTP on Ferret
       expect(diffs, describeDiffs(diffs)).toEqual([])
     })
   }
+})
+
+describe('documented difference: intended fallbacks instead of logging errors (D8)', () => {
+  it('a non-string author: upstream answers an error (stdlib logging called with keywords), ours counts it as unknown', async () => {
+    const ds = edgeHistory()
+    ds.events.push(
+      parseEvent({ event_id: '01JH0000000000000000009999', event_type: 'workflow_complete', event_timestamp: '2025-01-06T13:10:00', source: {}, event_data: { workflow_id: 'wf-x', name: 'author object', author: { name: 'X' }, status: 'completed', duration_seconds: 60 } }),
+    )
+    const job: Job = { name: 'user with an author object', route: 'user', params: {} }
+    const upstream = await runUpstream(ds, [job])
+    const theirs = upstream.results[job.name].answer
+    expect(theirs.error).toBe("Failed to generate report: Logger._log() got an unexpected keyword argument 'event_type'")
+    const mine = (await ours(ds, job)) as Record<string, any>
+    expect(mine).not.toHaveProperty('error')
+    const unknown = mine.user_utilization['Unknown Author'] as Record<string, any>
+    expect(unknown.workflows.map((w: any) => w.workflow_name)).toContain('author object')
+    // Without that event, the same history agrees with upstream (the edge jobs above).
+  }, 60_000)
 })
 
 describe('documented difference: buckets across a DST change (SPEC §5.6.2)', () => {
