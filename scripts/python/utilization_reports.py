@@ -228,6 +228,8 @@ class MongoSemanticsCollection:
         return len(self._matching(filter))
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)  # protocol probes (copy, pickle, ...) see a plain object
         raise UnsupportedQuery(f"collection method {name}")
 
 
