@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ValidationIssue } from '../../src/errors.js'
+import { safeJsonStringify, toJsonSafe } from '../../src/event/json-safe.js'
 import { isTimestampProblem, parseTimestamp } from '../../src/event/timestamp.js'
 
 /**
@@ -12,7 +13,7 @@ export class HttpError extends Error {
   readonly body: unknown
   readonly headers: Record<string, string>
   constructor(status: number, body: unknown, headers: Record<string, string> = {}) {
-    super(typeof body === 'string' ? body : JSON.stringify(body))
+    super(typeof body === 'string' ? body : safeJsonStringify(body))
     this.status = status
     this.body = body
     this.headers = headers
@@ -23,8 +24,12 @@ export function detail(status: number, message: string, headers?: Record<string,
   return new HttpError(status, { detail: message }, headers)
 }
 
+/**
+ * A 422 with FastAPI's detail list. Each `input` is echoed JSON-safe: an input nested deeper than
+ * 64 levels is cut there (`"[MaxDepth]"`); echoing it whole overflowed the stack and answered 500.
+ */
 export function validationError(issues: ValidationIssue[]): HttpError {
-  return new HttpError(422, { detail: issues })
+  return new HttpError(422, { detail: issues.map((i) => ('input' in i ? { ...i, input: toJsonSafe(i.input) } : i)) })
 }
 
 export interface Request {
@@ -150,6 +155,11 @@ export class QueryParser {
     const p = parseTimestamp(v)
     if (isTimestampProblem(p)) {
       this.issues.push({ type: p.type, loc: ['query', name], msg: p.msg, input: v })
+      return undefined
+    }
+    // A number read as a unix time beyond year 9999 gives no date at all (it reached the analyzers and answered 500).
+    if (p.text.includes('NaN')) {
+      this.issues.push({ type: 'datetime_parsing', loc: ['query', name], msg: 'Input should be a valid datetime, dates after 9999 are not supported as unix timestamps', input: v })
       return undefined
     }
     return pythonIsoformat(p.text)
