@@ -136,9 +136,19 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
         if (err instanceof PathNotAllowedError || err instanceof ConfigError) throw detail(403, err.message)
         throw err
       }
-      const file = join(dir, name)
-      const out = createWriteStream(file, { flags: 'wx' })
-      await once(out, 'open')
+      // Never overwrite: a second export within the same second gets `_1`, `_2`, ... (it answered 500).
+      let file = join(dir, name)
+      let out: ReturnType<typeof createWriteStream>
+      for (let n = 1; ; n++) {
+        out = createWriteStream(file, { flags: 'wx' })
+        try {
+          await once(out, 'open')
+          break
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n > 1000) throw err
+          file = join(dir, name.replace(`.${format}`, `_${n}.${format}`))
+        }
+      }
       const r = format === 'csv' ? await exportEventsCsv(source, out) : await exportEventsNdjson(source, out)
       return sendJson(res, 200, { success: true, file_path: file, rows: r.rows, format })
     }
