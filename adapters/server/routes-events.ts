@@ -179,7 +179,8 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
   router.add('GET', '/events/archived', async (req, res) => {
     const q = new QueryParser(req.query)
     const number = q.int('number', 100)
-    const offset = q.int('offset', 0)
+    // As GET /events: a negative offset is a 422 (MongoDB refuses a negative skip; it answered 500).
+    const offset = q.int('offset', 0, { min: 0 })
     q.check()
     sendJson(res, 200, eventMap(await ctx.store.getArchivedEvents({ number, offset })))
   })
