@@ -58,6 +58,8 @@ export function validateSelector(selector: unknown, limits: SelectorLimits = {})
       if (FORBIDDEN_OPERATORS.has(key)) {
         throw new QueryRefusedError(`The operator ${key} runs JavaScript on the database server and is not allowed; express the condition with query operators such as $gte, $in or $regex`)
       }
+      // BSON cannot encode a NUL in a key (the driver threw, and the server answered 500).
+      if (key.includes('\u0000')) throw new QueryRefusedError(`The selector has a key containing a NUL character at ${path || '(root)'}; field names and operators cannot contain NUL`)
       visit((value as Record<string, unknown>)[key], depth + 1, path ? `${path}.${key}` : key)
     }
   }
