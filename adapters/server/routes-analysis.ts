@@ -58,6 +58,36 @@ async function answer(res: ServerResponse, ctx: ServerContext, kind: 'sessions' 
 
 const str = (req: Request, name: string): string | undefined => req.query.get(name) ?? undefined
 
+/**
+ * `source` with its first item already read (so a failing store throws here), then the rest as
+ * they come. `close()` releases the source (a database cursor) when it will not be read.
+ */
+async function started<T>(source: AsyncIterable<T>): Promise<AsyncIterable<T> & { close(): Promise<void> }> {
+  const it = source[Symbol.asyncIterator]()
+  const first = await it.next()
+  let done = first.done === true
+  const close = async (): Promise<void> => {
+    if (done) return
+    done = true
+    await it.return?.()
+  }
+  return {
+    close,
+    async *[Symbol.asyncIterator]() {
+      try {
+        if (!first.done) yield first.value
+        while (!done) {
+          const r = await it.next()
+          if (r.done) done = true
+          else yield r.value
+        }
+      } finally {
+        await close()
+      }
+    },
+  }
+}
+
 export function analysisRoutes(router: Router, ctx: ServerContext): void {
   const store = ctx.store
 
@@ -120,34 +150,44 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
     if (format !== 'csv' && format !== 'ndjson') throw validationError([{ type: 'enum', loc: ['query', 'format'], msg: "Input should be 'csv' or 'ndjson'", input: format }])
     const minLevel = rawLevel === undefined ? 0 : (parseLevel(rawLevel, { aliases: true }) ?? (/^\d+$/.test(rawLevel) ? Number(rawLevel) : undefined))
     if (minLevel === undefined) throw validationError([{ type: 'enum', loc: ['query', 'min_level'], msg: 'Input should be a level number or name', input: rawLevel }])
-    const source = store.streamEvents({
-      startTime,
-      endTime,
-      includeArchived,
-      selector: minLevel > 0 ? { log_level: { $gte: minLevel } } : undefined,
-    })
     const name = `madsci_events_${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}.${format}`
+    let dir: string | undefined
     if (save) {
-      const outputPath = q.str('output_path') ?? '.'
-      let dir: string
       try {
-        dir = await resolveOutputDirectory(ctx.settings.export_dir ?? '', outputPath)
+        dir = await resolveOutputDirectory(ctx.settings.export_dir ?? '', q.str('output_path') ?? '.')
       } catch (err) {
         if (err instanceof PathNotAllowedError || err instanceof ConfigError) throw detail(403, err.message)
         throw err
       }
+    }
+    // The first event is read before anything is answered or created: a store that is down is a
+    // 503 with a JSON body, not a 200 whose body breaks off (nor an empty file left in the export dir).
+    const source = await started(
+      store.streamEvents({
+        startTime,
+        endTime,
+        includeArchived,
+        selector: minLevel > 0 ? { log_level: { $gte: minLevel } } : undefined,
+      }),
+    )
+    if (dir !== undefined) {
       // Never overwrite: a second export within the same second gets `_1`, `_2`, ... (it answered 500).
       let file = join(dir, name)
       let out: ReturnType<typeof createWriteStream>
-      for (let n = 1; ; n++) {
-        out = createWriteStream(file, { flags: 'wx' })
-        try {
-          await once(out, 'open')
-          break
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n > 1000) throw err
-          file = join(dir, name.replace(`.${format}`, `_${n}.${format}`))
+      try {
+        for (let n = 1; ; n++) {
+          out = createWriteStream(file, { flags: 'wx' })
+          try {
+            await once(out, 'open')
+            break
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n > 1000) throw err
+            file = join(dir, name.replace(`.${format}`, `_${n}.${format}`))
+          }
         }
+      } catch (err) {
+        await source.close()
+        throw err
       }
       const r = format === 'csv' ? await exportEventsCsv(source, out) : await exportEventsNdjson(source, out)
       return sendJson(res, 200, { success: true, file_path: file, rows: r.rows, format })
