@@ -233,7 +233,8 @@ export class MadsciServer {
       const e = detail(503, `The database is unavailable: ${err.message}`, { 'retry-after': '5' })
       return sendJson(res, e.status, e.body, e.headers)
     }
-    this.#onError(err as Error, `${req.method} ${req.url}`)
+    // The request line without a token given in the query (`?access_token=`: the live streams').
+    this.#onError(err as Error, `${req.method} ${(req.url ?? '').replace(/([?&]access_token=)[^&#]*/gi, '$1***')}`)
     // As FastAPI: an unexpected exception is a plain-text 500.
     res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
     res.end('Internal Server Error')
