@@ -116,6 +116,24 @@ describe.each(STORE_KINDS)('a token-protected server on the %s store', (kind) =>
   })
 })
 
+describe('an unexpected error with the token in the query string', () => {
+  it('is printed without the token (the live streams take ?access_token=)', async () => {
+    const r = await startServer('file', 'sec-auth-500', {
+      env: { EVENT_SERVER_TOKEN: TOKEN },
+      // A route that fails unexpectedly: the server answers a plain 500 and reports the request line.
+      plugins: [(router) => void router.add('GET', '/boom', () => Promise.reject(new Error('unexpected')))],
+    })
+    try {
+      const res = await raw(r.url, 'GET', `/boom?x=1&access_token=${TOKEN}&y=2`, { authorization: `Bearer ${TOKEN}` })
+      expect(res.status).toBe(500)
+      expect(res.text).toBe('Internal Server Error')
+      expect(r.errors.map((e) => e.where)).toEqual(['GET /boom?x=1&access_token=***&y=2'])
+    } finally {
+      await r.close()
+    }
+  })
+})
+
 describe('the token comparison', () => {
   it('hashes both sides with SHA-256 and compares the equal-length digests with crypto.timingSafeEqual, with no early exit on length', () => {
     const source = readFileSync(fileURLToPath(new URL('../../adapters/server/guard.ts', import.meta.url)), 'utf8')
