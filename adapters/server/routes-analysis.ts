@@ -51,12 +51,18 @@ async function answer(res: ServerResponse, ctx: ServerContext, kind: 'sessions' 
     res.end(a.body)
   } catch (err) {
     if (err instanceof PathNotAllowedError) throw detail(403, err.message)
-    if (err instanceof ConfigError) throw detail(403, `Saving files is turned off on this server (EVENT_EXPORT_DIR): ${err.message}`)
+    if (err instanceof ConfigError) throw outputPathRefused(err)
     throw err
   }
 }
 
 const str = (req: Request, name: string): string | undefined => req.query.get(name) ?? undefined
+
+/** An unusable `output_path` (NUL, too long, a file on the way) is the caller's 400; no export dir is a 403. */
+function outputPathRefused(err: ConfigError): Error {
+  if (err.option === 'output_path') return detail(400, err.message)
+  return detail(403, `Saving files is turned off on this server (EVENT_EXPORT_DIR): ${err.message}`)
+}
 
 /**
  * `source` with its first item already read (so a failing store throws here), then the rest as
@@ -156,7 +162,8 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
       try {
         dir = await resolveOutputDirectory(ctx.settings.export_dir ?? '', q.str('output_path') ?? '.')
       } catch (err) {
-        if (err instanceof PathNotAllowedError || err instanceof ConfigError) throw detail(403, err.message)
+        if (err instanceof PathNotAllowedError) throw detail(403, err.message)
+        if (err instanceof ConfigError) throw outputPathRefused(err)
         throw err
       }
     }

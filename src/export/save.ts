@@ -29,6 +29,8 @@ export async function resolveOutputDirectory(root: string, outputPath: string): 
   const realRoot = await realpath(resolve(root)).catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError('csvOutputDir', `the directory ${JSON.stringify(root)} cannot be used (${err.code ?? err.message}); create it first`)
   })
+  // Node refuses such paths with a TypeError (the routes answered 500): a clear error instead.
+  if (outputPath.includes('\0')) throw new ConfigError('output_path', `${JSON.stringify(outputPath)} contains a NUL character; use a plain directory name`)
   const target = isAbsolute(outputPath) ? resolve(outputPath) : resolve(realRoot, outputPath)
   // An absolute path may name the root by its configured (unresolved) spelling.
   const lexicalBase = inside(realRoot, target) ? realRoot : inside(resolve(root), target) ? resolve(root) : undefined
@@ -38,13 +40,22 @@ export async function resolveOutputDirectory(root: string, outputPath: string): 
     const next = join(current, part)
     let info
     try {
-      info = await lstat(next)
+      try {
+        info = await lstat(next)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        await mkdir(next).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e
+        })
+        info = await lstat(next)
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      await mkdir(next).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e
-      })
-      info = await lstat(next)
+      // A name the file system refuses (too long, not a directory on the way): the caller's path, not a server fault.
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENAMETOOLONG' || code === 'ENOTDIR' || code === 'EINVAL' || code === 'EILSEQ') {
+        throw new ConfigError('output_path', `${JSON.stringify(outputPath)} cannot be used as a directory (${code})`)
+      }
+      throw err
     }
     if (info.isSymbolicLink()) {
       const real = await realpath(next)
