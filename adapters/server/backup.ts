@@ -79,8 +79,11 @@ async function pruneBackups(root: string, database: string, keep: number): Promi
 export async function listBackups(root: string, database: string): Promise<BackupInfo[]> {
   if (!existsSync(root)) return []
   const out: BackupInfo[] = []
-  for (const name of await readdir(root)) {
-    const dir = join(root, name)
+  // Real directories only: a symbolic link planted in the backup dir would make the server read
+  // (checksum, list) and prune whatever it points to outside.
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue
+    const dir = join(root, entry.name)
     const metaPath = join(dir, 'backup_metadata.json')
     const dump = join(dir, database, 'events.ndjson')
     if (!existsSync(metaPath) || !existsSync(join(dir, database))) continue
