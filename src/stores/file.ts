@@ -262,7 +262,7 @@ export class FileStore implements ManagedStore {
   }
 
   async queryEvents(selector: Record<string, unknown>, options: QueryOptions = {}): Promise<Event[]> {
-    const query = new Query(validateSelector(selector))
+    const query = new Query(validateSelector(selector, { safeRegex: true }))
     const found = await this.#collect((e) => query.test(eventToQueryable(e)))
     let list = [...found.values()]
     if (options.sort) {
@@ -279,7 +279,7 @@ export class FileStore implements ManagedStore {
   }
 
   async *streamEvents(options: StreamOptions = {}): AsyncIterable<Event> {
-    const query = options.selector ? new Query(validateSelector(options.selector)) : undefined
+    const query = options.selector ? new Query(validateSelector(options.selector, { safeRegex: true })) : undefined
     const found = await this.#collect(
       (e) =>
         (options.includeArchived !== false || e.archived !== true) &&
@@ -326,7 +326,7 @@ export class FileStore implements ManagedStore {
   }
 
   async countEvents(selector?: Record<string, unknown>): Promise<number> {
-    const query = selector ? new Query(validateSelector(selector)) : undefined
+    const query = selector ? new Query(validateSelector(selector, { safeRegex: true })) : undefined
     const found = await this.#collect((e) => query === undefined || query.test(eventToQueryable(e)))
     return found.size
   }
