@@ -1,10 +1,11 @@
 /**
  * Hostile input (issue 9), memory: a server fed thousands of bad requests — refused tokens,
  * broken and deeply nested JSON, invalid UTF-8, JavaScript selectors, bodies over the limit —
- * answers each as expected and its memory stays flat: RSS measured after a warm-up and again
- * after 4 000 more requests grows by less than 64 MB, the heap after a full collection by less
- * than 16 MB (memory bounds, not times). Measured over 20 000 requests, both stay flat after the
- * warm-up; RSS alone varies by some tens of MB with the allocator, hence its generous bound.
+ * answers each as expected and its memory stays flat: after 4 000 more requests, RSS exceeds its
+ * highest reading during a 3 000-request warm-up by less than 64 MB, and the heap after a full
+ * collection grew by less than 16 MB (memory bounds, not times). Measured over 20 000 requests,
+ * both stay flat after the warm-up; RSS alone moves by some tens of MB with the allocator and the
+ * database driver's pool, hence its generous bound and the peak baseline.
  */
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -83,9 +84,15 @@ describe.each(STORE_KINDS)('memory under bad requests (%s store)', (kind) => {
       })
       await Promise.all(lanes)
     }
-    await run(3000)
-    gc()
-    const before = process.memoryUsage()
+    // Warm-up in three rounds; the baseline is the highest RSS seen (the allocator and the database
+    // driver's connection pool settle at a level that depends on the concurrency reached).
+    let peakRss = 0
+    for (let k = 0; k < 3; k++) {
+      await run(1000)
+      gc()
+      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+    }
+    const before = { ...process.memoryUsage(), rss: peakRss }
     await run(4000)
     gc()
     const after = process.memoryUsage()
