@@ -456,6 +456,8 @@ export class Spool {
     if (this.#buffer.length && !this.#writing) this.#scheduleWrite()
     const records: string[] = []
     let bytes = 0
+    const startSeg = this.#readSeg
+    const startOffset = this.#readOffset
     for (;;) {
       const seg = this.#segments.find((s) => s.seq === this.#readSeg)
       if (!seg) {
@@ -523,7 +525,16 @@ export class Spool {
       }
       this.#readOffset += consumed
     }
-    if (records.length === 0) return null
+    if (records.length === 0) {
+      // Only damaged records (or the end of a segment) were passed over: nothing to deliver, but
+      // the cursor must move past them once what was handed out before is acknowledged, or a
+      // torn last record would hold the cursor (and every flush() waiting for it) forever.
+      if (this.#readSeg !== startSeg || this.#readOffset !== startOffset) {
+        this.#outstanding.push({ seq: ++this.#readSeq, segment: this.#readSeg, endOffset: this.#readOffset, acked: true })
+        this.#advanceCursor()
+      }
+      return null
+    }
     this.#stats.read += records.length
     const batch: SpoolBatch = { records, segment: this.#readSeg, endOffset: this.#readOffset, seq: ++this.#readSeq }
     this.#outstanding.push({ seq: batch.seq, segment: batch.segment, endOffset: batch.endOffset, acked: false })
@@ -561,6 +572,11 @@ export class Spool {
     if (!entry) return
     entry.acked = true
     this.#stats.acked += batch.records.length
+    this.#advanceCursor()
+  }
+
+  /** Move the cursor over the contiguous acknowledged prefix of what was handed out. */
+  #advanceCursor(): void {
     let moved = false
     while (this.#outstanding.length && this.#outstanding[0].acked) {
       const done = this.#outstanding.shift() as Outstanding
