@@ -343,8 +343,15 @@ export class Delivery {
         this.#hooks.onBatch({ sink: this.sink.kind, size: events.length, latencyMs: performance.now() - started, attempts, fromSpool: !!fromSpool })
         if (delivered > 0 && Object.keys(this.#pendingDrops).length > 0) {
           const dropped = this.#pendingDrops
+          const since = this.#pendingDropsSince
           this.#pendingDrops = {}
-          this.#hooks.onDropsRecovered({ sink: this.sink.kind, dropped, since: this.#pendingDropsSince })
+          this.#hooks.onDropsRecovered({ sink: this.sink.kind, dropped, since })
+          // The report is logged synchronously through this sink too. If this sink dropped it (its
+          // spool still refuses writes), keep the counts for the next report instead of losing them.
+          if (Object.keys(this.#pendingDrops).length > 0) {
+            for (const [reason, n] of Object.entries(dropped)) this.#pendingDrops[reason] = (this.#pendingDrops[reason] ?? 0) + n
+            this.#pendingDropsSince = since
+          }
         }
       })
       .catch((err) => {
