@@ -512,7 +512,16 @@ export class Delivery {
     for (const t of this.#retryTimers) clearTimeout(t)
     this.#retryTimers.clear()
     if (this.#immediate) clearImmediate(this.#immediate)
-    if (this.#spool) await this.#spool.close()
+    if (this.#spool) {
+      await this.#spool.close()
+      // Records the disk refused to the end (full, or over a file-size limit) are lost: say so.
+      const unwritten = this.#spool.stats.unwritten
+      if (unwritten > 0) {
+        lost += unwritten
+        spooled = Math.max(0, spooled - unwritten)
+        this.#drop('spool_error', unwritten)
+      }
+    }
     try {
       // After a timeout, requests may still hang (a stalled server): don't wait for them.
       await this.sink.close({ force: timedOut })

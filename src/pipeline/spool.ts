@@ -1,4 +1,4 @@
-import { closeSync, existsSync, write as fsWrite, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, write as fsWrite, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { withDefaults } from '../config/defaults.js'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -64,6 +64,8 @@ export interface SpoolStats {
   pendingBytes: number
   /** Segments on disk. */
   segments: number
+  /** Records appended but not yet written to the file (waiting, or refused by the disk); after close, those lost. */
+  unwritten: number
 }
 
 /**
@@ -167,9 +169,14 @@ export class Spool {
   #writeSeg: Segment | undefined
   #buffer: string[] = []
   #bufferBytes = 0
+  /** Records in `#buffer` (its strings may each hold several after a failed write). */
+  #bufferRecords = 0
   #writing: Promise<void> | undefined
   /** Bytes handed to an async write that has not completed yet. */
   #writingBytes = 0
+  #writingRecords = 0
+  #unwrittenAtClose = 0
+  #retryTimer: NodeJS.Timeout | undefined
   #fsyncTimer: NodeJS.Timeout | undefined
   #dirty = false
   // read side
@@ -254,12 +261,14 @@ export class Spool {
   }
 
   #openSegment(seq: number): void {
+    const path = join(this.dir, segName(seq))
+    // Open the new file first: if that fails, the current one stays usable.
+    const fd = openSync(path, 'a')
     if (this.#fd >= 0) {
       closeSync(this.#fd)
       if (this.#writeSeg) this.#writeSeg.sealed = true
     }
-    const path = join(this.dir, segName(seq))
-    this.#fd = openSync(path, 'a')
+    this.#fd = fd
     const prev = this.#segments[this.#segments.length - 1]
     this.#writeSeg = { seq, base: prev ? prev.base + prev.size : 0, path, size: 0, sealed: false }
     this.#segments.push(this.#writeSeg)
@@ -270,7 +279,7 @@ export class Spool {
     for (const s of this.#segments) pending += s.size
     pending -= this.#cursor.offset
     pending += this.#bufferBytes + this.#writingBytes
-    return { ...this.#stats, pendingBytes: Math.max(0, pending), segments: this.#segments.length }
+    return { ...this.#stats, pendingBytes: Math.max(0, pending), segments: this.#segments.length, unwritten: this.#bufferRecords + this.#writingRecords + this.#unwrittenAtClose }
   }
 
   /** Position just past everything appended so far (including records still in the write buffer). */
@@ -315,7 +324,9 @@ export class Spool {
    */
   append(records: readonly string[]): void {
     if (this.#closed) throw new SpoolError('The spool is closed')
-    if (this.#error) throw new SpoolError(`The spool cannot be written: ${this.#error.message}`, { cause: this.#error })
+    // A failed write keeps its records buffered and refuses new ones (memory stays bounded). With
+    // nothing left over (e.g. only a cursor update failed), try the disk again.
+    if (this.#error && (this.#bufferBytes > 0 || this.#writing)) throw new SpoolError(`The spool cannot be written: ${this.#error.message}`, { cause: this.#error })
     let bytes = 0
     const lines: string[] = []
     for (const r of records) {
@@ -328,6 +339,7 @@ export class Spool {
     }
     this.#buffer.push(...lines)
     this.#bufferBytes += bytes
+    this.#bufferRecords += records.length
     this.#stats.appended += records.length
     if (this.#bufferBytes > this.#opts.maxBufferBytes) {
       try {
@@ -342,7 +354,12 @@ export class Spool {
   appendSync(records: readonly string[]): number {
     if (this.#fd < 0) return 0
     try {
-      for (const r of records) this.#buffer.push(this.#encode(r))
+      for (const r of records) {
+        const line = this.#encode(r)
+        this.#buffer.push(line)
+        this.#bufferBytes += Buffer.byteLength(line)
+      }
+      this.#bufferRecords += records.length
       this.#stats.appended += records.length
       this.#flushBufferSync()
       fsyncSync(this.#fd)
@@ -357,40 +374,97 @@ export class Spool {
     const data = this.#buffer.join('')
     this.#buffer = []
     const bytes = this.#bufferBytes || Buffer.byteLength(data)
+    const count = this.#bufferRecords
     this.#bufferBytes = 0
+    this.#bufferRecords = 0
+    let off = 0
     try {
       const buf = Buffer.from(data)
-      let off = 0
       while (off < buf.length) off += writeSync(this.#fd, buf, off, buf.length - off)
       this.#afterWrite(bytes, !this.#writing)
     } catch (err) {
-      this.#buffer.unshift(data)
-      this.#bufferBytes += bytes
+      // Keep only what did not reach the file: a partial write already holds whole lines up to
+      // `off` plus a torn one, which readers skip and count.
+      this.#requeueUnwritten(data, bytes, count, off)
       this.#error = err as Error
       throw new SpoolError(`The spool cannot be written: ${(err as Error).message}`, { cause: err })
     }
   }
 
   #scheduleWrite(): void {
-    if (this.#writing) return
+    if (this.#writing || this.#closed) return
     this.#writing = this.#writeLoop().finally(() => {
       this.#writing = undefined
       if (this.#buffer.length && !this.#error) this.#scheduleWrite()
+      else if (this.#buffer.length) {
+        // Refused, and everything in the file already delivered (the last acknowledgement came
+        // while this write ran): start a fresh segment and drop the old one now.
+        if (this.#rollIfDelivered()) {
+          this.#commitCursor()
+          this.#scheduleWrite()
+        } else this.#retryLater()
+      }
     })
+  }
+
+  /** The disk refused a write (full, file too large): try again in a second (space may come back). */
+  #retryLater(): void {
+    if (this.#retryTimer || this.#closed) return
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#scheduleWrite()
+    }, 1000)
+    this.#retryTimer.unref()
+  }
+
+  /**
+   * Put back what a failed write did not get into the file. `written` bytes of `data` reached it
+   * (a short write before ENOSPC/EFBIG): the whole lines among them stay and are accounted; a
+   * partial line after them is cut off the file so the retry starts on a clean line.
+   */
+  #requeueUnwritten(data: string, bytes: number, count: number, written: number): void {
+    if (written <= 0) {
+      this.#buffer.unshift(data)
+      this.#bufferBytes += bytes
+      this.#bufferRecords += count
+      return
+    }
+    const buf = Buffer.from(data)
+    const keep = buf.lastIndexOf(10, written - 1) + 1
+    const seg = this.#writeSeg as Segment
+    if (written > keep) {
+      try {
+        ftruncateSync(this.#fd, seg.size + keep)
+      } catch {
+        // Could not cut it: the torn line stays and readers skip it as a damaged record.
+        seg.size += written - keep
+      }
+    }
+    if (keep > 0) {
+      count -= buf.toString('utf8', 0, keep).split('\n').length - 1
+      this.#afterWrite(keep, false)
+    }
+    const rest = buf.toString('utf8', keep)
+    this.#buffer.unshift(rest)
+    this.#bufferBytes += Buffer.byteLength(rest)
+    this.#bufferRecords += count
   }
 
   async #writeLoop(): Promise<void> {
     while (this.#buffer.length && !this.#closed) {
       const data = this.#buffer.join('')
       const bytes = this.#bufferBytes
+      const count = this.#bufferRecords
       this.#buffer = []
       this.#bufferBytes = 0
+      this.#bufferRecords = 0
       const fd = this.#fd
       this.#writingBytes = bytes
+      this.#writingRecords = count
+      let off = 0
       try {
         // fs.write on the raw fd keeps sync and async appends on one O_APPEND descriptor.
         const buf = Buffer.from(data)
-        let off = 0
         while (off < buf.length) {
           off += await new Promise<number>((resolve, reject) => {
             fsWrite(fd, buf, off, buf.length - off, null, (err, n) => (err ? reject(err) : resolve(n)))
@@ -398,12 +472,13 @@ export class Spool {
         }
         this.#error = undefined
         this.#writingBytes = 0
+        this.#writingRecords = 0
         this.#afterWrite(bytes, true)
       } catch (err) {
         // Keep the records (a full disk may recover); new appends fail until a write succeeds.
         this.#writingBytes = 0
-        this.#buffer.unshift(data)
-        this.#bufferBytes += bytes
+        this.#writingRecords = 0
+        this.#requeueUnwritten(data, bytes, count, off)
         this.#error = err as Error
         return
       }
@@ -587,6 +662,7 @@ export class Spool {
   }
 
   #commitCursor(): void {
+    const rolled = this.#rollIfDelivered()
     // Delete segments the cursor has passed (except the one being written).
     while (this.#segments.length > 1) {
       const first = this.#segments[0]
@@ -602,6 +678,34 @@ export class Spool {
       renameSync(tmp, join(this.dir, 'cursor.json'))
     } catch (err) {
       this.#error = err as Error
+    }
+    // Space was freed: write what the disk refused before.
+    if (rolled && this.#buffer.length) this.#scheduleWrite()
+  }
+
+  /**
+   * Everything written has been delivered: start a new segment so the old one can be deleted.
+   * Always after a failed write (a full disk gets its space back, a file-size limit applies to a
+   * fresh file), otherwise once the segment is large enough to be worth a new file. True if rolled.
+   */
+  #rollIfDelivered(): boolean {
+    const w = this.#writeSeg
+    const done =
+      w !== undefined &&
+      !this.#closed &&
+      this.#outstanding.length === 0 &&
+      !this.#writing &&
+      this.#cursor.segment === w.seq &&
+      this.#cursor.offset >= w.size &&
+      w.size > 0 &&
+      (this.#error !== undefined || w.size >= Math.min(this.#opts.segmentBytes, 1024 * 1024))
+    if (!done) return false
+    try {
+      this.#openSegment(w.seq + 1)
+      return true
+    } catch (err) {
+      this.#error = err as Error
+      return false
     }
   }
 
@@ -623,6 +727,12 @@ export class Spool {
     }
     this.#closed = true
     if (this.#fsyncTimer) clearTimeout(this.#fsyncTimer)
+    if (this.#retryTimer) clearTimeout(this.#retryTimer)
+    // What the disk refused to the end is gone with this process: count it, hold no memory for it.
+    this.#unwrittenAtClose = this.#bufferRecords
+    this.#buffer = []
+    this.#bufferBytes = 0
+    this.#bufferRecords = 0
     if (this.#fd >= 0) {
       closeSync(this.#fd)
       this.#fd = -1
