@@ -69,7 +69,8 @@ export interface DeliveryStats {
   queueBytes: number
   inFlight: number
   spooling: boolean
-  spool?: { pendingBytes: number; segments: number; torn: number; corrupt: number; error?: string }
+  /** `unwritten`: events handed to the spool but not in its file yet (`spooled - unwritten` are on disk). */
+  spool?: { pendingBytes: number; segments: number; torn: number; corrupt: number; unwritten: number; error?: string }
   batchLatencyMs: { last: number; p50: number; p99: number; max: number; count: number }
 }
 
@@ -561,7 +562,7 @@ export class Delivery {
       batchLatencyMs: this.#latency.summary(),
     }
     if (s) {
-      out.spool = { pendingBytes: s.pendingBytes, segments: s.segments, torn: s.torn, corrupt: s.corrupt }
+      out.spool = { pendingBytes: s.pendingBytes, segments: s.segments, torn: s.torn, corrupt: s.corrupt, unwritten: s.unwritten }
       if (this.#spool?.error) out.spool.error = this.#spool.error.message
     }
     return out
