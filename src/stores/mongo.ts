@@ -196,8 +196,16 @@ export class MongoStore implements ManagedStore {
       return { delivered: res.insertedCount, rejected }
     } catch (err) {
       if (err instanceof MongoBulkWriteError) {
-        const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
+        const writeErrors = (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).filter((w) => w !== undefined)
         if (err.writeConcernError || writeErrors.some((w) => RETRYABLE_CODES.has(Number(w.code)))) {
+          throw new StoreUnavailableError('MongoDB', err.message, { cause: err })
+        }
+        // With ordered: false the driver reports a lost connection (ECONNREFUSED, a reset, a
+        // timeout) as a bulk write error with no per-document errors and nothing inserted. Only
+        // documents that were inserted or refused one by one are settled; if any is neither, the
+        // batch did not reach the database: retry it whole (stored ids come back as duplicates).
+        const inserted = Number(err.result?.insertedCount ?? err.insertedCount ?? 0)
+        if (writeErrors.length === 0 || inserted + writeErrors.length < docs.length) {
           throw new StoreUnavailableError('MongoDB', err.message, { cause: err })
         }
         let duplicates = 0
