@@ -14,7 +14,8 @@ import { validationError } from './http.js'
  * - Events this instance ingests arrive from the pipeline's bus at once.
  * - Events other instances ingest into the same MongoDB arrive through a change stream, or, where
  *   the server has none (FerretDB v1), by polling `_id` order with a 5 s look-back (ids from other
- *   clocks may arrive slightly out of order); duplicates are dropped by id.
+ *   clocks may arrive slightly out of order); duplicates are dropped by id. Polls are skipped while
+ *   no client listens; a resume from an id buffered before the last skipped poll reads the store.
  * - The last `capacity` events are kept in arrival order: a client reconnecting with
  *   `Last-Event-ID` gets everything after that id from memory, exactly, even if ids arrived out of
  *   order. An id older than the buffer is resumed from the store by id order instead.
@@ -104,10 +105,14 @@ export class LiveHub {
   #recent = new Map<string, number>()
   #seq = 0
   #subs = new Set<Subscriber>()
+  #observers = new Set<(event: Event) => void>()
   #timer: NodeJS.Timeout | undefined
   #pollAfter: string | undefined
   #maxSeenId: string | undefined
   #changeStream: { close(): Promise<void> } | undefined
+  #polling: Promise<void> | undefined
+  /** The first buffer sequence number after which the buffer holds other instances' events too (polls skipped before it). */
+  #ringCompleteFrom = 0
   #closed = false
   #published = 0
   #polls = 0
@@ -125,7 +130,7 @@ export class LiveHub {
     return this.#published
   }
 
-  /** Store polls done (no change streams: FerretDB); each reads what other instances wrote. */
+  /** Store polls done (no change streams: FerretDB); each reads what other instances wrote. Polls are skipped while no client listens. */
   get polls(): number {
     return this.#polls
   }
@@ -166,15 +171,29 @@ export class LiveHub {
   #schedulePoll(): void {
     if (this.#closed) return
     this.#timer = setTimeout(() => {
-      this.#poll().finally(() => this.#schedulePoll())
+      this.#polling = this.#poll().finally(() => {
+        this.#polling = undefined
+        this.#schedulePoll()
+      })
     }, this.#opts.pollIntervalMs)
     this.#timer.unref()
   }
 
   async #poll(): Promise<void> {
+    if (this.#subs.size === 0) {
+      // Nobody is listening: reading the store would only fill the buffer (a poll re-reads the
+      // whole look-back, which under load costs the database more than the inserts do). Move the
+      // lower bound on instead; what other instances store meanwhile is history, and a client
+      // resuming from an id buffered before now is resumed from the store, by id.
+      const bound = ulidLowerBound(Date.now() - LOOKBACK_MS)
+      if (!this.#pollAfter || bound > this.#pollAfter) this.#pollAfter = bound
+      this.#ringCompleteFrom = this.#seq + 1
+      return
+    }
     try {
       let latest: string | undefined
       for await (const e of this.#reader.streamEvents({ afterId: this.#pollAfter, orderBy: 'event_id', batchSize: 1000 })) {
+        if (this.#closed) return
         this.publish(e)
         if (!latest || e.event_id > latest) latest = e.event_id
       }
@@ -187,7 +206,8 @@ export class LiveHub {
         }
       }
     } catch (err) {
-      this.#opts.onError?.(err as Error)
+      // A poll cut off by close() (the store closing under it) is not an error.
+      if (!this.#closed) this.#opts.onError?.(err as Error)
     }
     this.#polls++
   }
@@ -209,6 +229,18 @@ export class LiveHub {
     }
     for (const s of this.#subs) {
       if (matches(s.filter, event)) s.send(event)
+    }
+    for (const o of this.#observers) o(event)
+  }
+
+  /**
+   * Watch every event published, for the server's own bookkeeping (the viewer's live cursor). An
+   * observer is not a client: it does not keep the store polls going. Returns a function that stops it.
+   */
+  observe(fn: (event: Event) => void): () => void {
+    this.#observers.add(fn)
+    return () => {
+      this.#observers.delete(fn)
     }
   }
 
@@ -235,6 +267,8 @@ export class LiveHub {
    */
   async subscribe(filter: LiveFilter, send: LiveSend, lastEventId?: string, replay?: LiveReplay): Promise<() => void> {
     const sub: Subscriber = { filter, send }
+    // The first client after polls were skipped: the buffer lacks what other instances stored meanwhile.
+    if (this.#subs.size === 0 && this.#timer !== undefined) this.#ringCompleteFrom = this.#seq + 1
     if (lastEventId) {
       const put: LiveReplay = replay ?? ((e) => (send(e), true))
       const sent = new Set<string>()
@@ -258,7 +292,7 @@ export class LiveHub {
       }
       try {
         const seq = this.#ringIds.get(lastEventId)
-        if (seq !== undefined) {
+        if (seq !== undefined && seq >= this.#ringCompleteFrom) {
           // A copy: the ring moves on while the replay waits for the client.
           const ring = [...this.#ring]
           const oldest = ring.length ? (this.#ringIds.get(ring[0].event_id) as number) : this.#seq + 1
@@ -282,6 +316,20 @@ export class LiveHub {
         this.#subs.delete(collect)
       }
       if (!open) return () => undefined
+      // A poll may still read (and publish) replayed events it has not seen: those with ids above its
+      // lower bound. Skip them until the bound passes them.
+      if (this.#timer !== undefined && this.#pollAfter !== undefined) {
+        const after = this.#pollAfter
+        const again = new Set([...sent].filter((id) => id > after))
+        if (again.size) {
+          let top = ''
+          for (const id of again) if (id > top) top = id
+          sub.send = (e) => {
+            if (again.size && (this.#pollAfter as string) > top) again.clear()
+            if (!again.delete(e.event_id)) send(e)
+          }
+        }
+      }
     }
     this.#subs.add(sub)
     return () => {
@@ -293,6 +341,8 @@ export class LiveHub {
     this.#closed = true
     if (this.#timer) clearTimeout(this.#timer)
     await this.#changeStream?.close().catch(() => undefined)
+    // Let a poll under way stop at its next event before the store closes under it.
+    await this.#polling
     this.#subs.clear()
   }
 }

@@ -66,7 +66,7 @@ export function viewerPlugin(router: Router, ctx: ServerContext): void {
 
   // The newest event the live stream has published (arrival order), for `live_cursor`.
   let lastPublished: string | null = null
-  void ctx.live.subscribe({ minLevel: 0, types: undefined, source: {}, alertsOnly: false }, (e: Event) => {
+  ctx.live.observe((e: Event) => {
     lastPublished = e.event_id
   })
 

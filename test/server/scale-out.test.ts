@@ -70,3 +70,35 @@ output(list(c.get_events(number=1).keys()))
     }
   })
 })
+
+describe('polling the shared database only while someone listens', () => {
+  it('an instance without clients does not read the store; a client resuming there still gets what the other instance stored meanwhile', async () => {
+    const a = await startServer('ferretdb', 'scale-idle', { keepDatabase: true, settings: { live_poll_interval_ms: 50 } })
+    const b = await startServer('ferretdb', 'scale-idle', { database: a.database, settings: { live_poll_interval_ms: 50 } })
+    try {
+      const first = (await call(a.url, 'POST', '/event', { event_type: 'test', event_data: { on: 'A' } })).json()._id
+      const fromB: string[] = []
+      for (let i = 0; i < 3; i++) fromB.push((await call(b.url, 'POST', '/event', { event_type: 'test', event_data: { i, on: 'B' } })).json()._id)
+      await b.server.core.flush()
+      // Many poll intervals with nobody listening on A: no reads.
+      const polls = a.server.context.live.polls
+      expect(await a.server.store.countEvents({})).toBe(4)
+      await new Promise((r) => setTimeout(r, 500))
+      expect(a.server.context.live.polls).toBe(polls)
+      // `first` is in A's buffer, but B's events are not: the resume reads the store.
+      const resumed = await SseClient.connect(`${a.url}/events/stream?event_type=test`, { 'last-event-id': first })
+      await resumed.waitLive()
+      await eventually(() => (fromB.every((id) => resumed.ids.includes(id)) ? true : undefined))
+      expect(resumed.ids).toEqual(fromB)
+      // With a client listening, A polls again and B's new events arrive live.
+      const live = (await call(b.url, 'POST', '/event', { event_type: 'test', event_data: { live: true } })).json()._id
+      await eventually(() => (resumed.ids.includes(live) ? true : undefined))
+      expect(a.server.context.live.polls).toBeGreaterThan(polls)
+      expect(resumed.ids).toEqual([...fromB, live])
+      resumed.close()
+    } finally {
+      await b.close()
+      await a.close()
+    }
+  })
+})
