@@ -1,0 +1,339 @@
+#!/usr/bin/env node
+// The reliability soak (issue 9): long fault runs that do not belong in the test suite.
+//
+//   npm run soak -- [--only db,kill,burst] [--events 100000] [--db-kills 5] [--rounds 50]
+//                   [--burst-ms 5000] [--fsync interval|always|never] [--json bench/results/soak.json]
+//
+// (a) db:    FerretDB SIGKILLed and restarted --db-kills times while --events events stream in through
+//            createEventLogger → MongoStore (spool on); every event counted by _id in the database.
+// (b) kill:  the logging process (spool mode `always`, fsync --fsync) SIGKILLed at a random point,
+//            --rounds times, each life replaying what the previous one left; afterwards every event
+//            that was in the spool's file at the last report before a kill must be in the store.
+// (c) burst: a logger → MongoStore at its measured steady rate, then 10× that rate for --burst-ms,
+//            with drop-oldest and with spool: memory bounded, the policy respected, drops counted.
+//
+// Builds the package into bench/.build first (as `npm run bench` does) and uses a private FerretDB
+// (or MONGODB_URL). Prints a table and writes the figures to bench/results/soak.json.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { MongoClient } from 'mongodb'
+import { buildForBench } from './lib/build.mjs'
+import { runChild } from './lib/child.mjs'
+import { loadCore } from './lib/load.mjs'
+import { describeMachine, machineInfo } from './lib/machine.mjs'
+import { startReceiver } from './soak/receiver.mjs'
+import { ensureFerretDB, startFerretDB } from '../scripts/lib/ferretdb.mjs'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'db,kill,burst' },
+    events: { type: 'string', default: '100000' },
+    'db-kills': { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '50' },
+    'burst-ms': { type: 'string', default: '5000' },
+    fsync: { type: 'string', default: 'interval' },
+    json: { type: 'string', default: join(HERE, 'results', 'soak.json') },
+  },
+})
+const only = new Set(args.only.split(','))
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const log = (...a) => process.stderr.write(`soak: ${a.join(' ')}\n`)
+const mb = (x) => Math.round(x * 10) / 10
+
+log('building the package into bench/.build ...')
+await buildForBench()
+const { createEventLogger } = await loadCore()
+const machine = machineInfo()
+const started = Date.now()
+
+const binary = await ensureFerretDB({ quiet: true })
+const results = { machine, startedAt: new Date().toISOString(), options: args, db: undefined, kill: undefined, burst: undefined }
+
+// ---------------------------------------------------------------------------------------- (a)
+async function soakDatabase() {
+  const total = Number(args.events)
+  const kills = Number(args['db-kills'])
+  const db = await startFerretDB({ binary, timeoutMs: 60_000 })
+  const spool = mkdtempSync(join(tmpdir(), 'madsci-soak-db-'))
+  try {
+    const database = 'soak'
+    const logger = createEventLogger({
+      mongodb: { url: db.url, database, clientOptions: { serverSelectionTimeoutMS: 1000 } },
+      spool,
+      retry: { baseMs: 50, maxMs: 1000 },
+      env: {},
+      onWarning: () => {},
+    })
+    let errors = 0
+    logger.on('error', () => errors++)
+    const killAt = Array.from({ length: kills }, (_, k) => Math.floor(((k + 1) * total) / (kills + 1)))
+    const downtimes = []
+    const ids = new Set()
+    const t0 = Date.now()
+    for (let i = 0; i < total; i++) {
+      ids.add(logger.info('soak', { i }))
+      if (i % 1000 === 999) await sleep(10)
+      if (killAt.includes(i)) {
+        const at = i
+        await db.kill('SIGKILL')
+        const down = Date.now()
+        // Keep logging while it is down (counted in `total` by the loop going on).
+        for (let k = 0; k < 20; k++) {
+          for (let j = 0; j < 100 && i < total - 1; j++) ids.add(logger.info('soak', { i: ++i, down: true }))
+          await sleep(100)
+        }
+        await db.restart()
+        downtimes.push(Date.now() - down)
+        log(`(a) FerretDB killed at event ${at}, down ${Date.now() - down} ms`)
+      }
+    }
+    const loggedMs = Date.now() - t0
+    await logger.flush({ timeoutMs: 600_000 })
+    const deliveredMs = Date.now() - t0
+    const stats = logger.stats()
+    await logger.close()
+    const client = await MongoClient.connect(db.url)
+    let docs
+    let countInDb
+    try {
+      const col = client.db(database).collection('events')
+      countInDb = await col.countDocuments({})
+      docs = await col.find({}, { projection: { _id: 1 } }).toArray()
+    } finally {
+      await client.close()
+    }
+    const stored = docs.map((d) => String(d._id))
+    const unique = new Set(stored)
+    let lost = 0
+    // Where the lost events are, as ranges of their logging order.
+    const missing = []
+    let k = 0
+    for (const id of ids) {
+      if (!unique.has(id)) {
+        lost++
+        const last = missing[missing.length - 1]
+        if (last && last[1] === k - 1) last[1] = k
+        else missing.push([k, k])
+      }
+      k++
+    }
+    return {
+      what: `FerretDB SIGKILLed and restarted ${kills} times while ${total} events stream in (createEventLogger → MongoStore, spool on)`,
+      sent: ids.size,
+      stored: [...unique].filter((id) => ids.has(id)).length,
+      duplicated: stored.length - unique.size,
+      lost,
+      missingRanges: missing.slice(0, 50),
+      countInDb,
+      delivered: stats.delivered,
+      accepted: stats.accepted,
+      dropped: Object.values(stats.dropped).reduce((a, b) => a + b, 0),
+      ownEvents: stored.length - [...unique].filter((id) => ids.has(id)).length,
+      kills,
+      downtimeMs: downtimes,
+      retried: stats.retried,
+      spooled: stats.spooled,
+      replayed: stats.replayed,
+      errorsReported: errors,
+      loggedMs,
+      deliveredMs,
+    }
+  } finally {
+    await db.stop()
+    rmSync(spool, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------------------- (b)
+async function soakKill() {
+  const rounds = Number(args.rounds)
+  const rx = await startReceiver()
+  const spool = mkdtempSync(join(tmpdir(), 'madsci-soak-kill-'))
+  const child = join(HERE, 'soak', 'logger-child.mjs')
+  const perRound = []
+  let from = 0
+  try {
+    for (let round = 0; round < rounds; round++) {
+      let last = { logged: 0, written: 0 }
+      let ready = false
+      const chunk = 50
+      const killAfter = 150 + Math.floor(Math.random() * 1200)
+      const run = runChild(child, { url: rx.url, spool, from, round, chunk, intervalMs: 10, fsync: args.fsync }, {
+        timeoutMs: 60_000,
+        onMessage: (m, proc) => {
+          if (m.type === 'ready' && !ready) {
+            ready = true
+            setTimeout(() => proc.kill('SIGKILL'), killAfter)
+          } else if (m.type === 'progress') last = m
+        },
+      }).catch((err) => err)
+      const end = await run
+      if (!(end instanceof Error) || !/SIGKILL/.test(end.message)) throw new Error(`round ${round}: the child did not die by SIGKILL: ${end?.message ?? JSON.stringify(end)}`)
+      perRound.push({ round, from, killAfterMs: killAfter, loggedReported: last.logged, writtenReported: Math.max(0, last.written) })
+      // The next life numbers its events after everything this one may have logged (one chunk past its last report, at most).
+      from += last.logged + chunk * 2
+    }
+    // A last, clean life delivers what the last kill left in the spool.
+    const drain = await runChild(child, { url: rx.url, spool, drain: true, fsync: args.fsync }, { timeoutMs: 120_000 })
+    // Check each round: every event in the spool file at the last report is stored.
+    const bySeq = new Set()
+    for (const d of rx.events.values()) if (typeof d?.seq === 'number') bySeq.add(d.seq)
+    let acknowledged = 0
+    let missingAcknowledged = 0
+    let atRisk = 0
+    let lostAtRisk = 0
+    let storedTotal = 0
+    const windows = []
+    for (const r of perRound) {
+      let roundStored = 0
+      let maxStored = -1
+      for (let s = r.from; s < r.from + r.loggedReported + 100; s++) {
+        if (bySeq.has(s)) {
+          roundStored++
+          maxStored = s - r.from
+        }
+      }
+      storedTotal += roundStored
+      // `written` is this life's own events in the spool file (replayed records are read, not appended again).
+      const ack = Math.min(r.writtenReported, r.loggedReported)
+      acknowledged += ack
+      for (let s = r.from; s < r.from + ack; s++) if (!bySeq.has(s)) missingAcknowledged++
+      const risk = Math.max(0, r.loggedReported - ack)
+      atRisk += risk
+      for (let s = r.from + ack; s < r.from + r.loggedReported; s++) if (!bySeq.has(s)) lostAtRisk++
+      windows.push(Math.max(0, maxStored + 1 - ack))
+      r.stored = roundStored
+    }
+    const sortedWin = [...windows].sort((a, b) => a - b)
+    return {
+      what: `the logging process (spool mode always, fsync ${args.fsync}) SIGKILLed at a random point 150–1350 ms into each of ${rounds} lives, logging 5 000 events/s; each life replays the previous one's spool`,
+      rounds,
+      sent: perRound.reduce((a, r) => a + r.loggedReported, 0),
+      sentNote: 'events logged up to each life\'s last progress report (a life may log up to one more chunk of 50 after it; those are counted when stored)',
+      acknowledgedAsSpooled: acknowledged,
+      missingAcknowledged,
+      stored: storedTotal,
+      // The receiver keeps one copy per event_id, as MongoDB's unique _id does; what a crash makes
+      // the next life send again is counted here and absorbed by the id.
+      storedCopies: rx.events.size,
+      redelivered: rx.duplicates,
+      atRiskAtKill: atRisk,
+      lostAtRisk,
+      storedBeyondAckMedian: sortedWin[Math.floor(sortedWin.length / 2)] ?? 0,
+      drainReport: drain.report,
+      drainDropped: drain.stats.dropped,
+      torn: drain.stats.sinks[0].spool?.torn ?? 0,
+    }
+  } finally {
+    await rx.close()
+    rmSync(spool, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------------------- (c)
+async function soakBurst() {
+  const db = await startFerretDB({ binary, timeoutMs: 60_000 })
+  const spool = mkdtempSync(join(tmpdir(), 'madsci-soak-burst-'))
+  const child = join(HERE, 'soak', 'burst-child.mjs')
+  const out = []
+  try {
+    let steadyRate
+    for (const overflow of ['drop-oldest', 'spool']) {
+      log(`(c) burst with overflow ${overflow} ...`)
+      const r = await runChild(
+        child,
+        {
+          mongoUrl: db.url,
+          database: `burst_${overflow.replace('-', '_')}`,
+          overflow,
+          spool: overflow === 'spool' ? join(spool, overflow) : false,
+          maxQueue: 10_000,
+          calibrate: 20_000,
+          steadyRate,
+          steadyMs: 3000,
+          burstMs: Number(args['burst-ms']),
+          drainMs: 180_000,
+        },
+        { timeoutMs: 400_000 },
+      )
+      steadyRate ??= r.steadyRate
+      const client = await MongoClient.connect(db.url)
+      try {
+        // Every stored event by what it carries (phase, seq), not by _id: the same event stored twice would show here.
+        const col = client.db(`burst_${overflow.replace('-', '_')}`).collection('events')
+        const seen = new Set()
+        let docs = 0
+        r.dropReports = 0
+        for await (const d of col.find({}, { projection: { event_type: 1, 'event_data.phase': 1, 'event_data.seq': 1, 'event_data.i': 1 } })) {
+          if (d.event_type === 'log_error') {
+            r.dropReports++
+            continue
+          }
+          docs++
+          seen.add(`${d.event_data?.phase ?? 'calibrate'}:${d.event_data?.seq ?? d.event_data?.i}`)
+        }
+        r.storedInDb = docs
+        r.duplicatedInDb = docs - seen.size
+      } finally {
+        await client.close()
+      }
+      delete r.stderr
+      out.push(r)
+    }
+  } finally {
+    await db.stop()
+    rmSync(spool, { recursive: true, force: true })
+  }
+  return out
+}
+
+if (only.has('db')) {
+  log(`(a) ${args.events} events, FerretDB SIGKILLed ${args['db-kills']} times ...`)
+  results.db = await soakDatabase()
+}
+if (only.has('kill')) {
+  log(`(b) ${args.rounds} lives of the logging process, each SIGKILLed ...`)
+  results.kill = await soakKill()
+}
+if (only.has('burst')) results.burst = await soakBurst()
+results.durationS = Math.round((Date.now() - started) / 1000)
+
+// ---------------------------------------------------------------------------------------- report
+const rows = []
+if (results.db) {
+  const d = results.db
+  rows.push([`(a) FerretDB SIGKILLed ×${d.kills} mid-stream`, d.sent, d.stored, d.duplicated, `${d.dropped} dropped, ${d.lost} lost`, d.lost === 0 && d.duplicated === 0 ? 'met' : 'NOT MET', `retried ${d.retried}, spooled ${d.spooled}, down ${d.downtimeMs.join('/')} ms, delivered in ${(d.deliveredMs / 1000).toFixed(1)} s`])
+}
+if (results.kill) {
+  const k = results.kill
+  rows.push([`(b) logging process SIGKILLed ×${k.rounds}`, k.sent, k.stored, `0 of ${k.storedCopies} (${k.redelivered} re-sent, absorbed by id)`, k.lostAtRisk, k.missingAcknowledged === 0 ? 'met' : 'NOT MET', `${k.acknowledgedAsSpooled} acknowledged as spooled, ${k.missingAcknowledged} of them missing; ${k.atRiskAtKill} logged but not yet in the file at the last report, ${k.lostAtRisk} of those lost; ${k.redelivered} re-sent after a kill and absorbed by id`])
+}
+for (const b of results.burst ?? []) {
+  const drops = Object.entries(b.end.dropped).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'
+  const dropped = Object.values(b.end.dropped).reduce((a, c) => a + c, 0)
+  // Every accepted event (the drop reports are accepted events too) is stored or counted as dropped.
+  b.accountedFor = b.storedInDb + b.dropReports + dropped === b.end.accepted
+  const ok = b.accountedFor && b.duplicatedInDb === 0 && b.maxDepth <= b.maxQueue && (b.overflow === 'spool' ? dropped === 0 && b.drained : true)
+  rows.push([
+    `(c) 10× burst, overflow ${b.overflow}`,
+    b.end.accepted,
+    b.storedInDb,
+    b.duplicatedInDb,
+    dropped,
+    ok ? 'met' : 'NOT MET',
+    `steady ${b.steadyRate}/s, burst target ${b.burstRate}/s for ${args['burst-ms']} ms (achieved ${Math.round(b.burstEvents / (Number(args['burst-ms']) / 1000))}/s, ${b.burstEvents} events); delivered ${b.end.delivered} (with ${b.dropReports} drop reports); queue max ${b.maxDepth}/${b.maxQueue}; RSS ${mb(b.rssSteadyMB)} → peak ${mb(b.peakRssMB)} MB, heap peak ${mb(b.peakHeapMB)} MB; drops: ${drops}`,
+  ])
+}
+const header = ['soak', 'sent', 'stored', 'duplicated', 'dropped/lost', 'goal', 'details']
+const table = [header, ...rows].map((r) => `| ${r.join(' | ')} |`)
+table.splice(1, 0, `|${header.map(() => '---').join('|')}|`)
+process.stdout.write(`\nSoak on ${describeMachine(machine)}, ${results.durationS} s\n\n${table.join('\n')}\n\n`)
+results.table = table.join('\n')
+mkdirSync(dirname(args.json), { recursive: true })
+writeFileSync(args.json, JSON.stringify(results, null, 2) + '\n')
+log(`wrote ${args.json}`)
+process.exit(0)
