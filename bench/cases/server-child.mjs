@@ -10,6 +10,7 @@ try {
     p.backend === 'mongo'
       ? { document_db_url: p.mongoUrl, database_name: p.db, collection_name: 'events' }
       : { document_db_url: null, data_file: p.file }
+  Object.assign(settings, p.settings)
   const server = createServer({ settings, env: {}, onWarning: () => {} })
   const { url } = await server.listen(0, '127.0.0.1')
   process.on('message', async (m) => {
