@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Sustained load on our server adapter (issue 9, "Load"):
 //
-//   node bench/load-server.mjs [--duration 60] [--probe 5] [--connections 4,8,16,32] [--json bench/results/load.json]
+//   node bench/load-server.mjs [--duration 60] [--probe 5] [--connections 4,8,16,32,64,128] [--json bench/results/load.json]
 //
 // createServer on a private FerretDB (or MONGODB_URL), in its own process (bench/cases/server-child.mjs);
 // the load comes from this process (autocannon): single `POST /event` requests, each answered once
@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '60' },
     probe: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '4,8,16,32' },
+    connections: { type: 'string', default: '4,8,16,32,64,128' },
     warmup: { type: 'string', default: '10' },
     // Server settings as JSON, e.g. '{"live_poll_interval_ms": 2000}'.
     settings: { type: 'string', default: '{}' },
