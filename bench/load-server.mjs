@@ -167,16 +167,16 @@ try {
       storedEqualsAnswered: storedOk,
     },
   }
+  const s = sustained
+  result.table =
+    `| run | connections | s | 2xx | errors | req/s | p50 ms | p99 ms | RSS MB (warm-up → end) |\n|---|---|---|---|---|---|---|---|---|\n` +
+    probes.map((p) => `| probe | ${p.connections} | ${p.durationS} | ${p.ok2xx} | ${p.errors + p.timeouts + p.non2xx} | ${p.rps} | ${p.p50ms} | ${p.p99ms} | |`).join('\n') +
+    `\n| sustained | ${s.connections} | ${s.durationS} | ${s.ok2xx} | ${errors} | ${s.rps} | ${s.p50ms} | ${s.p99ms} | ${rssWarm?.toFixed(1)} → ${rssEnd?.toFixed(1)} (max ${rssMax.toFixed(1)}, slope ${result.rssMB.slopeMBperMin} MB/min) |\n`
+  result.verdict =
+    `stored ${stored} events for ${ok2xxTotal} 2xx answers and ${sentTotal - ok2xxTotal} requests in flight when a run stopped; goals: errors 0 ${result.goals.noErrors ? 'met' : 'NOT MET'}, RSS flat ${result.goals.rssFlat ? 'met' : 'NOT MET'}, every answered event stored ${result.goals.storedEqualsAnswered ? 'met' : 'NOT MET'}`
   mkdirSync(dirname(args.json), { recursive: true })
   writeFileSync(args.json, JSON.stringify(result, null, 2) + '\n')
-  const s = sustained
-  process.stdout.write(
-    `\nLoad on our server, ${describeMachine(machine)}; ${mongoDescription}\n\n` +
-      `| run | connections | s | 2xx | errors | req/s | p50 ms | p99 ms | RSS MB (warm-up → end) |\n|---|---|---|---|---|---|---|---|---|\n` +
-      probes.map((p) => `| probe | ${p.connections} | ${p.durationS} | ${p.ok2xx} | ${p.errors + p.timeouts + p.non2xx} | ${p.rps} | ${p.p50ms} | ${p.p99ms} | |`).join('\n') +
-      `\n| sustained | ${s.connections} | ${s.durationS} | ${s.ok2xx} | ${errors} | ${s.rps} | ${s.p50ms} | ${s.p99ms} | ${rssWarm?.toFixed(1)} → ${rssEnd?.toFixed(1)} (max ${rssMax.toFixed(1)}, slope ${result.rssMB.slopeMBperMin} MB/min) |\n\n` +
-      `stored ${stored} events for ${ok2xxTotal} 2xx answers and ${sentTotal - ok2xxTotal} requests in flight when a run stopped; goals: errors 0 ${result.goals.noErrors ? 'met' : 'NOT MET'}, RSS flat ${result.goals.rssFlat ? 'met' : 'NOT MET'}, every answered event stored ${result.goals.storedEqualsAnswered ? 'met' : 'NOT MET'}\n`,
-  )
+  process.stdout.write(`\nLoad on our server, ${describeMachine(machine)}; ${mongoDescription}\n\n${result.table}\n${result.verdict}\n`)
   log(`wrote ${args.json}`)
 } finally {
   stopping = true
