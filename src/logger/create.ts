@@ -220,6 +220,9 @@ function defaultWarningPrinter(): (w: MadsciWarning) => void {
   }
 }
 
+/** How long `flush()` without a timeout waits for its in-process consumers (alerts, analyzers) before flushing the stores. */
+const CONSUMER_FLUSH_MS = 10_000
+
 /** A logger core (pipeline, stores, consumers) and the resolved level and source. */
 export interface CreatedCore {
   core: LoggerCore
@@ -293,9 +296,23 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
       pipeline.emit('error', new ConfigError('call', message), { stage: 'log' })
     },
     async flush(opts) {
-      // Plugins first: what they log while flushing is then flushed with the rest.
-      for (const c of consumers) await c.flush?.()
-      await pipeline.flush(opts)
+      const start = Date.now()
+      // Plugins first: what they log while flushing is then flushed with the rest. But a plugin
+      // waiting on a dead peer (an alert webhook that never answers) gets at most half the time
+      // (CONSUMER_FLUSH_MS without one) and the stores are flushed anyway: delivery never waits on it.
+      const budget = opts?.timeoutMs !== undefined ? Math.floor(opts.timeoutMs / 2) : CONSUMER_FLUSH_MS
+      let timer: NodeJS.Timeout | undefined
+      const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, budget)))
+      const plugins = (async () => {
+        for (const c of consumers) await c.flush?.()
+      })()
+      try {
+        await Promise.race([plugins, waited])
+      } finally {
+        clearTimeout(timer)
+      }
+      plugins.catch(() => undefined) // still running past its time: its errors are the plugin's to report
+      await pipeline.flush(opts?.timeoutMs !== undefined ? { timeoutMs: Math.max(0, opts.timeoutMs - (Date.now() - start)) } : undefined)
     },
     close(opts) {
       closing ??= (async () => {

@@ -284,7 +284,12 @@ export class EventLogger {
 
   // ------------------------------------------------------------------ lifecycle and reading
 
-  /** Resolves when everything logged so far is delivered (or refused/dropped and reported). */
+  /**
+   * Resolves when everything logged so far is delivered (or refused/dropped and reported); rejects
+   * with a `TimeoutError` after `timeoutMs`. In-process consumers (alerts, analyzers) are flushed
+   * first, for at most half of `timeoutMs` (10 s without one): a notifier stuck on a dead peer
+   * never holds up delivery to the stores.
+   */
   flush(options?: { timeoutMs?: number }): Promise<void> {
     return this.#core.flush(options)
   }
