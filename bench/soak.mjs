@@ -2,14 +2,15 @@
 // The reliability soak (issue 9): long fault runs that do not belong in the test suite.
 //
 //   npm run soak -- [--only db,kill,burst] [--events 100000] [--db-kills 5] [--rounds 50]
-//                   [--burst-ms 5000] [--fsync interval|always|never] [--json bench/results/soak.json]
+//                   [--burst-ms 5000,15000] [--fsync interval|always|never] [--json bench/results/soak.json]
 //
 // (a) db:    FerretDB SIGKILLed and restarted --db-kills times while --events events stream in through
 //            createEventLogger → MongoStore (spool on); every event counted by _id in the database.
 // (b) kill:  the logging process (spool mode `always`, fsync --fsync) SIGKILLed at a random point,
 //            --rounds times, each life replaying what the previous one left; afterwards every event
 //            that was in the spool's file at the last report before a kill must be in the store.
-// (c) burst: a logger → MongoStore at its measured steady rate, then 10× that rate for --burst-ms,
+// (c) burst: a logger → MongoStore at its measured steady rate, then 10× that rate for each of --burst-ms
+//            (two lengths show whether memory follows the burst),
 //            with drop-oldest and with spool: memory bounded, the policy respected, drops counted.
 //
 // Builds the package into bench/.build first (as `npm run bench` does) and uses a private FerretDB
@@ -34,7 +35,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '100000' },
     'db-kills': { type: 'string', default: '5' },
     rounds: { type: 'string', default: '50' },
-    'burst-ms': { type: 'string', default: '5000' },
+    'burst-ms': { type: 'string', default: '5000,15000' },
     fsync: { type: 'string', default: 'interval' },
     json: { type: 'string', default: join(HERE, 'results', 'soak.json') },
   },
@@ -242,29 +243,31 @@ async function soakBurst() {
   const out = []
   try {
     let steadyRate
-    for (const overflow of ['drop-oldest', 'spool']) {
-      log(`(c) burst with overflow ${overflow} ...`)
+    for (const [overflow, burstMs] of ['drop-oldest', 'spool'].flatMap((o) => args['burst-ms'].split(',').map((ms) => [o, Number(ms)]))) {
+      log(`(c) ${burstMs} ms burst with overflow ${overflow} ...`)
+      const database = `burst_${overflow.replace('-', '_')}_${burstMs}`
       const r = await runChild(
         child,
         {
           mongoUrl: db.url,
-          database: `burst_${overflow.replace('-', '_')}`,
+          database,
           overflow,
           spool: overflow === 'spool' ? join(spool, overflow) : false,
           maxQueue: 10_000,
           calibrate: 20_000,
           steadyRate,
           steadyMs: 3000,
-          burstMs: Number(args['burst-ms']),
-          drainMs: 180_000,
+          burstMs,
+          drainMs: 400_000,
         },
-        { timeoutMs: 400_000 },
+        { timeoutMs: 600_000 },
       )
       steadyRate ??= r.steadyRate
+      r.burstMs = burstMs
       const client = await MongoClient.connect(db.url)
       try {
         // Every stored event by what it carries (phase, seq), not by _id: the same event stored twice would show here.
-        const col = client.db(`burst_${overflow.replace('-', '_')}`).collection('events')
+        const col = client.db(database).collection('events')
         const seen = new Set()
         let docs = 0
         r.dropReports = 0
@@ -319,13 +322,13 @@ for (const b of results.burst ?? []) {
   b.accountedFor = b.storedInDb + b.dropReports + dropped === b.end.accepted
   const ok = b.accountedFor && b.duplicatedInDb === 0 && b.maxDepth <= b.maxQueue && (b.overflow === 'spool' ? dropped === 0 && b.drained : true)
   rows.push([
-    `(c) 10× burst, overflow ${b.overflow}`,
+    `(c) 10× burst for ${b.burstMs / 1000} s, overflow ${b.overflow}`,
     b.end.accepted,
     b.storedInDb,
     b.duplicatedInDb,
     dropped,
     ok ? 'met' : 'NOT MET',
-    `steady ${b.steadyRate}/s, burst target ${b.burstRate}/s for ${args['burst-ms']} ms (achieved ${Math.round(b.burstEvents / (Number(args['burst-ms']) / 1000))}/s, ${b.burstEvents} events); delivered ${b.end.delivered} (with ${b.dropReports} drop reports); queue max ${b.maxDepth}/${b.maxQueue}; RSS ${mb(b.rssSteadyMB)} → peak ${mb(b.peakRssMB)} MB, heap peak ${mb(b.peakHeapMB)} MB; drops: ${drops}`,
+    `steady ${b.steadyRate}/s, burst target ${b.burstRate}/s for ${b.burstMs} ms (achieved ${Math.round(b.burstEvents / (b.burstMs / 1000))}/s, ${b.burstEvents} events); delivered ${b.end.delivered} (with ${b.dropReports} drop reports); queue max ${b.maxDepth}/${b.maxQueue}; RSS ${mb(b.rssSteadyMB)} → peak ${mb(b.peakRssMB)} MB, heap peak ${mb(b.peakHeapMB)} MB; drops: ${drops}`,
   ])
 }
 const header = ['soak', 'sent', 'stored', 'duplicated', 'dropped/lost', 'goal', 'details']
