@@ -15,7 +15,7 @@ import { validationError } from './http.js'
  * - Events other instances ingest into the same MongoDB arrive through a change stream, or, where
  *   the server has none (FerretDB v1), by polling `_id` order with a 5 s look-back (ids from other
  *   clocks may arrive slightly out of order); duplicates are dropped by id. Polls are skipped while
- *   no client listens; a resume from an id buffered before the last skipped poll reads the store.
+ *   no client listens; a resume from an id buffered before the last skipped poll also reads the store.
  * - The last `capacity` events are kept in arrival order: a client reconnecting with
  *   `Last-Event-ID` gets everything after that id from memory, exactly, even if ids arrived out of
  *   order. An id older than the buffer is resumed from the store by id order instead.
@@ -113,6 +113,8 @@ export class LiveHub {
   #polling: Promise<void> | undefined
   /** The first buffer sequence number after which the buffer holds other instances' events too (polls skipped before it). */
   #ringCompleteFrom = 0
+  /** Set while the first poll after skipped ones has not finished: events with smaller ids are buffered silently. */
+  #catchUpBefore: string | undefined
   #closed = false
   #published = 0
   #polls = 0
@@ -184,17 +186,18 @@ export class LiveHub {
       // Nobody is listening: reading the store would only fill the buffer (a poll re-reads the
       // whole look-back, which under load costs the database more than the inserts do). Move the
       // lower bound on instead; what other instances store meanwhile is history, and a client
-      // resuming from an id buffered before now is resumed from the store, by id.
+      // resuming from an id buffered before now is also resumed from the store, by id.
       const bound = ulidLowerBound(Date.now() - LOOKBACK_MS)
       if (!this.#pollAfter || bound > this.#pollAfter) this.#pollAfter = bound
       this.#ringCompleteFrom = this.#seq + 1
       return
     }
+    const catchUpBefore = this.#catchUpBefore
     try {
       let latest: string | undefined
       for await (const e of this.#reader.streamEvents({ afterId: this.#pollAfter, orderBy: 'event_id', batchSize: 1000 })) {
         if (this.#closed) return
-        this.publish(e)
+        this.publish(e, catchUpBefore !== undefined && e.event_id < catchUpBefore)
         if (!latest || e.event_id > latest) latest = e.event_id
       }
       const top = latest && (!this.#maxSeenId || latest > this.#maxSeenId) ? latest : this.#maxSeenId
@@ -205,6 +208,7 @@ export class LiveHub {
           if (!this.#pollAfter || bound > this.#pollAfter) this.#pollAfter = bound
         }
       }
+      if (this.#catchUpBefore === catchUpBefore) this.#catchUpBefore = undefined
     } catch (err) {
       // A poll cut off by close() (the store closing under it) is not an error.
       if (!this.#closed) this.#opts.onError?.(err as Error)
@@ -212,8 +216,11 @@ export class LiveHub {
     this.#polls++
   }
 
-  /** A new event (ingested here, or seen in the store): buffer it and send it to matching subscribers. */
-  publish(event: Event): void {
+  /**
+   * A new event (ingested here, or seen in the store): buffer it and send it to matching
+   * subscribers (unless `silent`: history found by a catch-up poll, only buffered).
+   */
+  publish(event: Event, silent = false): void {
     if (this.#ringIds.has(event.event_id) || this.#recent.has(event.event_id)) return
     const now = Date.now()
     this.#recent.set(event.event_id, now)
@@ -227,6 +234,7 @@ export class LiveHub {
       const old = this.#ring.shift() as Event
       this.#ringIds.delete(old.event_id)
     }
+    if (silent) return
     for (const s of this.#subs) {
       if (matches(s.filter, event)) s.send(event)
     }
@@ -267,8 +275,13 @@ export class LiveHub {
    */
   async subscribe(filter: LiveFilter, send: LiveSend, lastEventId?: string, replay?: LiveReplay): Promise<() => void> {
     const sub: Subscriber = { filter, send }
-    // The first client after polls were skipped: the buffer lacks what other instances stored meanwhile.
-    if (this.#subs.size === 0 && this.#timer !== undefined) this.#ringCompleteFrom = this.#seq + 1
+    // The first client after polls were skipped: the buffer lacks what other instances stored
+    // meanwhile, and the next poll reads the whole look-back again. What it finds from before now is
+    // history to every client listening (a resuming one gets it from the store): it is buffered, not sent.
+    if (this.#subs.size === 0 && this.#timer !== undefined) {
+      this.#ringCompleteFrom = this.#seq + 1
+      this.#catchUpBefore = ulidLowerBound(Date.now())
+    }
     if (lastEventId) {
       const put: LiveReplay = replay ?? ((e) => (send(e), true))
       const sent = new Set<string>()
@@ -291,8 +304,14 @@ export class LiveHub {
         open = await put(e)
       }
       try {
+        const fromStore = async (): Promise<void> => {
+          for await (const e of this.#reader.streamEvents({ afterId: lastEventId, orderBy: 'event_id' })) {
+            if (!open) break
+            if (matches(filter, e)) await give(e)
+          }
+        }
         const seq = this.#ringIds.get(lastEventId)
-        if (seq !== undefined && seq >= this.#ringCompleteFrom) {
+        if (seq !== undefined) {
           // A copy: the ring moves on while the replay waits for the client.
           const ring = [...this.#ring]
           const oldest = ring.length ? (this.#ringIds.get(ring[0].event_id) as number) : this.#seq + 1
@@ -302,12 +321,12 @@ export class LiveHub {
           // has seen is a duplicate its id check drops; skipping one it has not is a gap.
           for (let i = 0; i < at && open; i++) if (ring[i].event_id > lastEventId && matches(filter, ring[i])) await give(ring[i])
           for (let i = at + 1; i < ring.length && open; i++) if (matches(filter, ring[i])) await give(ring[i])
+          // Polls were skipped since that id was buffered: what other instances stored meanwhile is
+          // not in the buffer; the store has it (what the buffer gave already is not sent again).
+          if (seq < this.#ringCompleteFrom) await fromStore()
         } else {
           // Older than the buffer (or from before a restart): catch up from the store by id.
-          for await (const e of this.#reader.streamEvents({ afterId: lastEventId, orderBy: 'event_id' })) {
-            if (!open) break
-            if (matches(filter, e)) await give(e)
-          }
+          await fromStore()
         }
         // What arrived during the replay; more may arrive while these are written.
         while (open && !overflow && pending.length) await give(pending.shift() as Event)
