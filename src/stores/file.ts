@@ -1,7 +1,6 @@
-import { createReadStream, existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { Query } from 'mingo'
 import { StoreUnavailableError } from '../errors.js'
 import type { Event } from '../event/model.js'
@@ -9,6 +8,7 @@ import { eventToJson } from '../event/serialize.js'
 import { formatDateNaiveUtc } from '../event/timestamp.js'
 import { parseEvent } from '../event/validate.js'
 import { pipelineEventJson } from '../pipeline/record.js'
+import { Heap, type SnapshotFile, snapshotLines, WindowOrder } from './file-scan.js'
 import { validateSelector } from './selector.js'
 import type {
   ArchiveOptions,
@@ -58,6 +58,64 @@ interface UpdatedEvent {
 
 type Line = Event | DeletedMarker | UpdatedEvent
 
+/** An event with its position in store order (for ties, as the stable sorts this replaces). */
+interface Positioned {
+  e: Event
+  pos: number
+}
+
+interface Analysis {
+  key: string
+  simple: boolean
+  /** `event_timestamp` in order within REORDER_WINDOW lines / on every line. */
+  timeSorted: boolean
+  timeInOrder: boolean
+  /** `event_id` increasing on every line. */
+  idInOrder: boolean
+}
+
+/**
+ * Events a read may hold to put a nearly ordered store in order (writers interleaving batches,
+ * ids made in the same millisecond). A store out of order by more is resolved in memory.
+ */
+const REORDER_WINDOW = 4096
+
+/**
+ * One line: `undefined` when it is not an event or marker (counted as skipped), `null` for an
+ * empty line. `stable`: parsing it again gives the same event (it carries its id and time).
+ */
+function classify(line: string): { line: Line; stable: boolean } | null | undefined {
+  if (!line) return null
+  let obj: unknown
+  try {
+    obj = JSON.parse(line)
+  } catch {
+    return undefined
+  }
+  if (obj && typeof obj === 'object' && Object.keys(obj).length === 1) {
+    if (typeof (obj as DeletedMarker).deleted_event_id === 'string') return { line: obj as DeletedMarker, stable: true }
+    const upd = (obj as { updated_event?: unknown }).updated_event
+    if (upd && typeof upd === 'object') {
+      try {
+        return { line: { updated: parseEvent(upd) }, stable: false }
+      } catch {
+        return undefined
+      }
+    }
+  }
+  try {
+    const e = parseEvent(obj)
+    const o = obj as Record<string, unknown>
+    return { line: e, stable: (o._id !== undefined || o.event_id !== undefined) && o.event_timestamp !== undefined }
+  } catch {
+    return undefined
+  }
+}
+
+async function closeAll(files: readonly SnapshotFile[]): Promise<void> {
+  await Promise.all(files.map((f) => f.fh.close().catch(() => undefined)))
+}
+
 export class FileStore implements ManagedStore {
   readonly kind = 'file'
   readonly path: string
@@ -66,6 +124,7 @@ export class FileStore implements ManagedStore {
   #size = 0
   #lock: Promise<unknown> = Promise.resolve()
   #skippedLines = 0
+  #analysis: Analysis | undefined
 
   constructor(path: string, options: FileStoreOptions = {}) {
     this.path = resolve(path)
@@ -163,63 +222,87 @@ export class FileStore implements ManagedStore {
     return existsSync(this.path) ? [...rotated, this.path] : rotated
   }
 
-  /** Every line in write order: inserted events, updates and deletion markers. */
-  async *#lines(): AsyncGenerator<Line> {
+  /**
+   * The files as they are now, opened for one read: each is read up to its present size, so every
+   * pass of one read sees the same lines (appends and rotations meanwhile are not seen).
+   */
+  async #snapshot(): Promise<SnapshotFile[]> {
     await this.#lock
-    for (const file of await this.#files()) {
-      let stream
-      try {
-        stream = createReadStream(file, { encoding: 'utf8' })
-      } catch {
+    const out: SnapshotFile[] = []
+    try {
+      for (const file of await this.#files()) {
+        let fh: FileHandle
+        try {
+          fh = await open(file, 'r')
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+          throw err
+        }
+        out.push({ fh, size: 0, id: '' })
+        const st = await fh.stat()
+        out[out.length - 1].size = st.size
+        out[out.length - 1].id = `${st.dev}:${st.ino}:${st.size}`
+      }
+    } catch (err) {
+      await closeAll(out)
+      throw err
+    }
+    return out
+  }
+
+  /** Every line in write order: inserted events, updates and deletion markers. */
+  async *#lines(files: readonly SnapshotFile[], count = true): AsyncGenerator<Line> {
+    for await (const line of snapshotLines(files)) {
+      const item = classify(line)
+      if (item === undefined) {
+        if (count) this.#skippedLines++
         continue
       }
-      const rl = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
-      try {
-        for await (const line of rl) {
-          if (!line) continue
-          let obj: unknown
-          try {
-            obj = JSON.parse(line)
-          } catch {
-            this.#skippedLines++
-            continue
-          }
-          if (obj && typeof obj === 'object' && Object.keys(obj).length === 1) {
-            if (typeof (obj as DeletedMarker).deleted_event_id === 'string') {
-              yield obj as DeletedMarker
-              continue
-            }
-            const upd = (obj as { updated_event?: unknown }).updated_event
-            if (upd && typeof upd === 'object') {
-              try {
-                yield { updated: parseEvent(upd) }
-              } catch {
-                this.#skippedLines++
-              }
-              continue
-            }
-          }
-          try {
-            yield parseEvent(obj)
-          } catch {
-            this.#skippedLines++
-          }
-        }
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      } finally {
-        rl.close()
-        stream.destroy()
-      }
+      if (item !== null) yield item.line
     }
   }
 
+  /**
+   * Whether the snapshot can be read in one pass with a bounded reorder heap: no updates or
+   * deletions, every line carrying its own id and time (a missing one is generated on each read),
+   * and ids in order within REORDER_WINDOW lines (so there is no duplicate either). `timeSorted`:
+   * `event_timestamp` in order within the window too. Remembered while the files are unchanged.
+   */
+  async #analyze(files: readonly SnapshotFile[]): Promise<Analysis> {
+    const key = files.map((f) => f.id).join('|')
+    if (this.#analysis?.key === key) return this.#analysis
+    const ids = new WindowOrder(REORDER_WINDOW, true)
+    const times = new WindowOrder(REORDER_WINDOW, false)
+    let simple = true
+    let idInOrder = true
+    let timeInOrder = true
+    let lastId: string | undefined
+    let lastTime: string | undefined
+    for await (const line of snapshotLines(files)) {
+      const item = classify(line)
+      if (!item) continue
+      if (!item.stable || !('event_id' in item.line) || !ids.add(item.line.event_id)) {
+        simple = false
+        break
+      }
+      const { event_id: id, event_timestamp: time } = item.line
+      times.add(time)
+      if (lastId !== undefined && id <= lastId) idInOrder = false
+      if (lastTime !== undefined && time < lastTime) timeInOrder = false
+      lastId = id
+      lastTime = time
+    }
+    const analysis = { key, simple, timeSorted: simple && times.ok, timeInOrder: simple && timeInOrder, idInOrder: simple && idInOrder }
+    this.#analysis = analysis
+    return analysis
+  }
+
   /** The current version of every event passing `keep`, in first-write order. */
-  async #collect(keep: (e: Event) => boolean): Promise<Map<string, Event>> {
+  async #collect(files: readonly SnapshotFile[], keep: (e: Event) => boolean): Promise<Map<string, Event>> {
     const out = new Map<string, Event>()
     // Ids present (stored and not deleted), whether or not they pass `keep`.
     const present = new Set<string>()
-    for await (const item of this.#lines()) {
+    for await (const item of this.#lines(files)) {
       if ('deleted_event_id' in item) {
         out.delete(item.deleted_event_id)
         present.delete(item.deleted_event_id)
@@ -241,67 +324,144 @@ export class FileStore implements ManagedStore {
     return out
   }
 
+  /**
+   * The current version of every event passing `keep`, with its store position, in `order`: store
+   * order (`pos`), `event_id`, or `event_timestamp` (ties in store order). A store written in
+   * order (the usual case) is read in one pass holding at most REORDER_WINDOW events; one with
+   * updates, deletions, duplicates or events far out of order is resolved in memory as before.
+   */
+  async *#resolved(keep: (e: Event) => boolean, order: 'pos' | 'id' | 'ts'): AsyncGenerator<Positioned> {
+    const files = await this.#snapshot()
+    try {
+      const analysis = await this.#analyze(files)
+      if (analysis.simple && (order !== 'ts' || analysis.timeSorted)) {
+        // Already in order: no heap (ties keep store order, as the stable sort).
+        const inOrder = order === 'pos' || (order === 'id' ? analysis.idInOrder : analysis.timeInOrder)
+        const heap =
+          inOrder
+            ? undefined
+            : new Heap<Positioned>(
+                order === 'id'
+                  ? (a, b) => a.e.event_id < b.e.event_id
+                  : (a, b) => a.e.event_timestamp < b.e.event_timestamp || (a.e.event_timestamp === b.e.event_timestamp && a.pos < b.pos),
+              )
+        let pos = 0
+        for await (const item of this.#lines(files)) {
+          const e = item as Event
+          const p = pos++
+          if (!keep(e)) continue
+          if (!heap) yield { e, pos: p }
+          else {
+            heap.push({ e, pos: p })
+            if (heap.size > REORDER_WINDOW) yield heap.pop() as Positioned
+          }
+        }
+        if (heap) while (heap.size > 0) yield heap.pop() as Positioned
+        return
+      }
+      const found = await this.#collect(files, keep)
+      let pos = 0
+      const list: Positioned[] = []
+      for (const e of found.values()) list.push({ e, pos: pos++ })
+      found.clear()
+      if (order === 'id') list.sort((a, b) => (a.e.event_id < b.e.event_id ? -1 : a.e.event_id > b.e.event_id ? 1 : 0))
+      else if (order === 'ts') list.sort((a, b) => (a.e.event_timestamp < b.e.event_timestamp ? -1 : a.e.event_timestamp > b.e.event_timestamp ? 1 : 0))
+      for (let i = 0; i < list.length; i++) {
+        const x = list[i]
+        ;(list as unknown[])[i] = undefined
+        yield x
+      }
+    } finally {
+      await closeAll(files)
+    }
+  }
+
+  /** The first `k` events passing `keep` in the order `before` (ties in store order), holding at most `k`. */
+  async #top(keep: (e: Event) => boolean, k: number, before: (a: Event, b: Event) => number): Promise<Event[]> {
+    const cmp = (a: Positioned, b: Positioned): number => before(a.e, b.e) || a.pos - b.pos
+    // A max-heap of the k best: its top is the worst kept, replaced by anything better.
+    const heap = new Heap<Positioned>((a, b) => cmp(a, b) > 0)
+    for await (const x of this.#resolved(keep, 'pos')) {
+      if (heap.size < k) heap.push(x)
+      else if (k > 0 && cmp(x, heap.peek() as Positioned) < 0) {
+        heap.pop()
+        heap.push(x)
+      }
+    }
+    const out: Positioned[] = []
+    while (heap.size > 0) out.push(heap.pop() as Positioned)
+    return out.reverse().map((x) => x.e)
+  }
+
+  /** Every event passing `keep` in the order `before` (a stable sort over store order). */
+  async #all(keep: (e: Event) => boolean, before?: (a: Event, b: Event) => number): Promise<Event[]> {
+    const list: Event[] = []
+    for await (const x of this.#resolved(keep, 'pos')) list.push(x.e)
+    if (before) list.sort(before)
+    return list
+  }
+
   async getEvent(id: string): Promise<Event | null> {
-    const found = await this.#collect((e) => e.event_id === id)
-    return found.get(id) ?? null
+    for await (const x of this.#resolved((e) => e.event_id === id, 'pos')) return x.e
+    return null
   }
 
   async getEvents(options: GetEventsOptions = {}): Promise<Event[]> {
     const number = options.number ?? 100
     const offset = options.offset ?? 0
     const level = options.level ?? 0
-    const found = await this.#collect(
-      (e) =>
-        e.log_level >= level &&
-        (options.includeArchived || e.archived !== true) &&
-        (options.startTime === undefined || e.event_timestamp >= options.startTime) &&
-        (options.endTime === undefined || e.event_timestamp <= options.endTime),
-    )
-    const sorted = [...found.values()].sort((a, b) => (a.event_timestamp < b.event_timestamp ? 1 : a.event_timestamp > b.event_timestamp ? -1 : 0))
-    return number === 0 ? sorted.slice(offset) : sorted.slice(offset, offset + number)
+    const keep = (e: Event): boolean =>
+      e.log_level >= level &&
+      (options.includeArchived || e.archived !== true) &&
+      (options.startTime === undefined || e.event_timestamp >= options.startTime) &&
+      (options.endTime === undefined || e.event_timestamp <= options.endTime)
+    const newest = (a: Event, b: Event): number => (a.event_timestamp < b.event_timestamp ? 1 : a.event_timestamp > b.event_timestamp ? -1 : 0)
+    if (number === 0) return (await this.#all(keep, newest)).slice(offset)
+    return (await this.#top(keep, offset + number, newest)).slice(offset)
   }
 
   async queryEvents(selector: Record<string, unknown>, options: QueryOptions = {}): Promise<Event[]> {
     const query = new Query(validateSelector(selector, { safeRegex: true }))
-    const found = await this.#collect((e) => query.test(eventToQueryable(e)))
-    let list = [...found.values()]
+    const keep = (e: Event): boolean => query.test(eventToQueryable(e))
+    const skip = options.skip ?? 0
     if (options.sort) {
       const [[field, dir]] = Object.entries(options.sort)
-      list.sort((a, b) => {
+      const before = (a: Event, b: Event): number => {
         const av = getPath(eventToQueryable(a), field) as string | number
         const bv = getPath(eventToQueryable(b), field) as string | number
         return av < bv ? -dir : av > bv ? dir : 0
-      })
+      }
+      if (options.limit) return (await this.#top(keep, skip + options.limit, before)).slice(skip)
+      return (await this.#all(keep, before)).slice(skip)
     }
-    const skip = options.skip ?? 0
-    list = options.limit ? list.slice(skip, skip + options.limit) : list.slice(skip)
-    return list
+    const out: Event[] = []
+    let seen = 0
+    for await (const x of this.#resolved(keep, 'pos')) {
+      if (seen++ < skip) continue
+      out.push(x.e)
+      if (options.limit && out.length >= options.limit) break
+    }
+    return out
   }
 
   async *streamEvents(options: StreamOptions = {}): AsyncIterable<Event> {
     const query = options.selector ? new Query(validateSelector(options.selector, { safeRegex: true })) : undefined
-    const found = await this.#collect(
-      (e) =>
-        (options.includeArchived !== false || e.archived !== true) &&
-        (options.startTime === undefined || e.event_timestamp >= options.startTime) &&
-        (options.endTime === undefined || e.event_timestamp <= options.endTime) &&
-        (options.afterId === undefined || e.event_id > options.afterId) &&
-        (query === undefined || query.test(eventToQueryable(e))),
-    )
-    const list = [...found.values()]
-    if (options.orderBy === 'event_id') list.sort((a, b) => (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0))
-    else list.sort((a, b) => (a.event_timestamp < b.event_timestamp ? -1 : a.event_timestamp > b.event_timestamp ? 1 : 0))
-    yield* list
+    const keep = (e: Event): boolean =>
+      (options.includeArchived !== false || e.archived !== true) &&
+      (options.startTime === undefined || e.event_timestamp >= options.startTime) &&
+      (options.endTime === undefined || e.event_timestamp <= options.endTime) &&
+      (options.afterId === undefined || e.event_id > options.afterId) &&
+      (query === undefined || query.test(eventToQueryable(e)))
+    for await (const x of this.#resolved(keep, options.orderBy === 'event_id' ? 'id' : 'ts')) yield x.e
   }
 
   async archiveEvents(options: ArchiveOptions): Promise<number> {
     const ids = options.eventIds ? new Set(options.eventIds) : undefined
-    const found = await this.#collect(
+    let list = await this.#all(
       (e) =>
         e.archived !== true &&
         (ids ? ids.has(e.event_id) : options.beforeDate !== undefined && e.event_timestamp < options.beforeDate),
     )
-    let list = [...found.values()]
     if (options.maxBatches && options.batchSize) list = list.slice(0, options.maxBatches * options.batchSize)
     if (list.length === 0) return 0
     const archivedAt = formatDateNaiveUtc(new Date())
@@ -310,25 +470,27 @@ export class FileStore implements ManagedStore {
   }
 
   async getArchivedEvents(options: { number?: number; offset?: number } = {}): Promise<Event[]> {
-    const found = await this.#collect((e) => e.archived === true)
-    const sorted = [...found.values()].sort((a, b) => ((a.archived_at ?? '') < (b.archived_at ?? '') ? 1 : (a.archived_at ?? '') > (b.archived_at ?? '') ? -1 : 0))
+    const newest = (a: Event, b: Event): number => ((a.archived_at ?? '') < (b.archived_at ?? '') ? 1 : (a.archived_at ?? '') > (b.archived_at ?? '') ? -1 : 0)
+    const keep = (e: Event): boolean => e.archived === true
     const number = options.number ?? 100
     const offset = options.offset ?? 0
-    return number === 0 ? sorted.slice(offset) : sorted.slice(offset, offset + number)
+    if (number === 0) return (await this.#all(keep, newest)).slice(offset)
+    return (await this.#top(keep, offset + number, newest)).slice(offset)
   }
 
   async purgeArchived(olderThanDays: number): Promise<number> {
     const cutoff = formatDateNaiveUtc(new Date(Date.now() - olderThanDays * 86_400_000))
-    const found = await this.#collect((e) => e.archived === true && e.archived_at !== null && e.archived_at < cutoff)
-    if (found.size === 0) return 0
-    await this.#append([...found.keys()].map((id) => JSON.stringify({ deleted_event_id: id }) + '\n').join(''))
-    return found.size
+    const found = await this.#all((e) => e.archived === true && e.archived_at !== null && e.archived_at < cutoff)
+    if (found.length === 0) return 0
+    await this.#append(found.map((e) => JSON.stringify({ deleted_event_id: e.event_id }) + '\n').join(''))
+    return found.length
   }
 
   async countEvents(selector?: Record<string, unknown>): Promise<number> {
     const query = selector ? new Query(validateSelector(selector, { safeRegex: true })) : undefined
-    const found = await this.#collect((e) => query === undefined || query.test(eventToQueryable(e)))
-    return found.size
+    let n = 0
+    for await (const _ of this.#resolved((e) => query === undefined || query.test(eventToQueryable(e)), 'pos')) n++
+    return n
   }
 
   async health(): Promise<StoreHealth> {
