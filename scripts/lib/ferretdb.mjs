@@ -36,7 +36,9 @@
  *                    (SIGSTOP / SIGCONT return at once: a hung server, then a resumed one)
  *     restart({ timeoutMs? }) → Promise<void>
  *                    starts a new process on the same port and dataDir (stopping the old one
- *                    gracefully first if it still runs) and waits for readiness again
+ *                    gracefully first if it still runs) and waits for readiness again; a database
+ *                    file a SIGKILL left without FerretDB's metadata table (it holds nothing, and
+ *                    FerretDB would refuse to start) is renamed aside first
  *     stop({ graceMs = 5000 }) → Promise<void>
  *                    SIGTERM, SIGKILL after graceMs, waits for exit, removes the dataDir it created;
  *                    idempotent
@@ -52,9 +54,9 @@
  *   node scripts/lib/ferretdb.mjs start [--port N] [--data-dir DIR] [--log-level L] [--timeout-ms N] [--cache-dir DIR]
  *                                                             starts one, prints its URL, stops on Ctrl-C
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { homedir, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -355,13 +357,25 @@ export async function startFerretDB({ binary, port, dataDir, timeoutMs = 30_000,
       if (stopped) throw new FerretDBError('FerretDB restart() after stop(): its temp data directory is gone; start a new one.')
       await held(stopProcess(5000))
       const deadline = Date.now() + restartTimeoutMs
+      let setAside = false
       for (let attempt = 1; ; attempt++) {
         try {
           await held(launch(info.port, Math.max(1000, deadline - Date.now())))
           return
         } catch (err) {
+          const output = err instanceof FerretDBError ? (err.output ?? '') : ''
+          // A database file created just before a SIGKILL, without FerretDB's metadata table yet:
+          // FerretDB refuses to start. Such a file holds nothing, so it is set aside once and we retry.
+          if (!setAside && UNFINISHED_DB_RE.test(output)) {
+            setAside = true
+            const moved = setAsideUnfinishedDatabases(dataDir)
+            if (moved.length > 0) {
+              process.stderr.write(`FerretDB: set aside ${moved.join(', ')} (created just before a kill, without FerretDB's metadata table; it held nothing)\n`)
+              continue
+            }
+          }
           // The port can stay busy for a moment after a kill (or be grabbed by someone else).
-          const busy = err instanceof FerretDBError && /address already in use/.test(err.output ?? '')
+          const busy = /address already in use/.test(output)
           if (!busy || Date.now() + 250 > deadline) throw err
           await new Promise((r) => setTimeout(r, 100 * Math.min(attempt, 5)))
         }
@@ -377,6 +391,47 @@ export async function startFerretDB({ binary, port, dataDir, timeoutMs = 30_000,
     },
   }
   return server
+}
+
+const UNFINISHED_DB_RE = /no such table: _ferretdb_collections/
+
+/**
+ * FerretDB's SQLite backend creates `<database>.sqlite`, then its `_ferretdb_collections` table;
+ * a SIGKILL between the two leaves a file without any table, and FerretDB then exits at start
+ * ("no such table: _ferretdb_collections"). Renames every such file (and its -wal/-shm/-journal) to
+ * `<file>.unfinished-<time>`, which FerretDB does not open, and returns their names. A file with
+ * other tables but no metadata table is left alone (that is damage, not an unfinished creation).
+ * Reads the files with Python's sqlite3 (Node 20 has no SQLite): the Python peer needs python3 too.
+ * @param {string} dataDir
+ * @returns {string[]}
+ */
+export function setAsideUnfinishedDatabases(dataDir) {
+  const files = readdirSync(dataDir).filter((f) => f.endsWith('.sqlite'))
+  if (files.length === 0) return []
+  const script = [
+    'import json, sqlite3, sys',
+    'out = []',
+    'for path in sys.argv[1:]:',
+    '    con = sqlite3.connect(path)',
+    '    try:',
+    '        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = \'table\'")]',
+    '    finally:',
+    '        con.close()',
+    '    if not names: out.append(path)',
+    'print(json.dumps(out))',
+  ].join('\n')
+  const python = process.env.MADSCI_PYTHON || 'python3'
+  const r = spawnSync(python, ['-c', script, ...files.map((f) => join(dataDir, f))], { encoding: 'utf8', timeout: 30_000 })
+  if (r.status !== 0) throw new FerretDBError(`Could not inspect FerretDB's SQLite files in ${dataDir} with ${python} (needed to set aside a database created just before a kill): ${r.error?.message ?? r.stderr.trim()}`)
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const moved = []
+  for (const path of /** @type {string[]} */ (JSON.parse(r.stdout))) {
+    for (const suffix of ['', '-wal', '-shm', '-journal']) {
+      if (existsSync(path + suffix)) renameSync(path + suffix, `${path}${suffix}.unfinished-${stamp}`)
+    }
+    moved.push(path.slice(dataDir.length + 1))
+  }
+  return moved
 }
 
 /** `hello` + `buildInfo` through the MongoDB driver, with one overall timeout. */
