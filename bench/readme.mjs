@@ -42,7 +42,7 @@ export function renderTable(doc) {
   lines.push('')
   lines.push('Each figure is the median of several runs (min–max in brackets); every ratio is against the baseline named next to it, measured in the same run. ' +
     'Goals are printed next to the measured value and judged as measured, met or not. Methods are in `bench/results/latest.json` (`methods`). ' +
-    'Reproduce with `npm run bench` (about half an hour), then `node bench/readme.mjs` to regenerate this table.')
+    'Reproduce with `npm run bench` (15 to 30 minutes), then `node bench/readme.mjs` to regenerate this table.')
   const groups = [...new Set(doc.entries.map((e) => e.group))].sort((a, b) => Object.keys(GROUPS).indexOf(a) - Object.keys(GROUPS).indexOf(b))
   for (const g of groups) {
     lines.push('')
