@@ -265,6 +265,7 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
     source,
     timestampMode,
     saveOnExit: options.saveOnExit,
+    onWarning,
   })
   // Events the plugins report about themselves (failed sends, digests, anomalies) go through the
   // same pipeline; a bad one is reported on the bus rather than thrown into the plugin.

@@ -6,7 +6,7 @@ import type { PipelineEvent, Sink } from '../stores/types.js'
 import { type BackoffOptions, DEFAULT_BACKOFF, retryDelay } from './backoff.js'
 import { ByteQueue } from './queue.js'
 import { eventBytes, pipelineEventJson } from './record.js'
-import { type Spool, type SpoolBatch, type SpoolMark, markReached } from './spool.js'
+import { Spool, type SpoolBatch, type SpoolMark, markReached } from './spool.js'
 import { LatencyWindow } from './latency.js'
 
 /**
@@ -99,12 +99,28 @@ interface InFlight {
   memory: PipelineEvent[] | undefined
 }
 
+/**
+ * A spool whose directory could not be opened (unwritable, not a directory, read-only file system).
+ * The delivery works without it, counts what the spool would have taken as dropped (`spool_error`)
+ * and opens it again when it needs it, at most once per `SPOOL_REOPEN_MS`.
+ */
+export interface DeferredSpool {
+  error: Error
+  open: () => Spool
+}
+
+/** How often a spool that could not be opened is tried again (when an event needs it). */
+const SPOOL_REOPEN_MS = 1000
+
 export class Delivery {
   readonly sink: Sink
   readonly #opts: DeliveryOptions
   readonly #hooks: DeliveryHooks
-  readonly #spool: Spool | undefined
-  readonly #spoolAlways: boolean
+  #spool: Spool | undefined
+  #deferredSpool: DeferredSpool | undefined
+  #spoolReopenAt = 0
+  readonly #spoolMode: 'overflow' | 'always'
+  #spoolAlways: boolean
   #queue = new ByteQueue<PipelineEvent>()
   #seqs: number[] = []
   #seqHead = 0
@@ -125,14 +141,45 @@ export class Delivery {
   #retryTimers = new Set<NodeJS.Timeout>()
   #spoolDamageSeen = 0
 
-  constructor(sink: Sink, options: Partial<DeliveryOptions>, hooks: DeliveryHooks, spool?: Spool, spoolMode: 'overflow' | 'always' = 'overflow') {
+  constructor(sink: Sink, options: Partial<DeliveryOptions>, hooks: DeliveryHooks, spool?: Spool | DeferredSpool, spoolMode: 'overflow' | 'always' = 'overflow') {
     this.sink = sink
     this.#opts = withDefaults(DELIVERY_DEFAULTS, options)
     this.#hooks = hooks
-    this.#spool = spool
-    this.#spoolAlways = spool !== undefined && spoolMode === 'always'
+    this.#spoolMode = spoolMode
+    if (spool instanceof Spool) this.#spool = spool
+    else if (spool) {
+      this.#deferredSpool = spool
+      this.#spoolReopenAt = Date.now() + SPOOL_REOPEN_MS
+    }
+    this.#spoolAlways = this.#spool !== undefined && spoolMode === 'always'
     // Records left by a previous process are delivered first.
-    this.#spooling = this.#spoolAlways || (spool !== undefined && !spool.empty)
+    this.#spooling = this.#spoolAlways || (this.#spool !== undefined && !this.#spool.empty)
+  }
+
+  /**
+   * The spool; if its directory could not be opened, try again now (at most once per
+   * SPOOL_REOPEN_MS unless `force`). Once open it works as if it had opened at the start: what a
+   * previous process left in it is replayed, and `always` mode takes every new event.
+   */
+  #openSpool(force = false): Spool | undefined {
+    const deferred = this.#deferredSpool
+    if (this.#spool || !deferred) return this.#spool
+    const now = Date.now()
+    if (!force && now < this.#spoolReopenAt) return undefined
+    this.#spoolReopenAt = now + SPOOL_REOPEN_MS
+    try {
+      const spool = deferred.open()
+      this.#spool = spool
+      this.#deferredSpool = undefined
+      this.#spoolAlways = this.#spoolMode === 'always'
+      if (this.#spoolAlways || !spool.empty) this.#spooling = true
+      if (!this.#closing) this.#schedule()
+      return spool
+    } catch (err) {
+      deferred.error = err as Error
+      this.#hooks.onError(err as Error, { sink: this.sink.kind, stage: 'spool-open' })
+      return undefined
+    }
   }
 
   get name(): string {
@@ -157,13 +204,14 @@ export class Delivery {
     if (this.#queue.length >= o.maxQueueEvents || this.#queue.bytes + size > o.maxQueueBytes) {
       switch (o.overflow) {
         case 'spool':
-          if (this.#spool) {
+          if (this.#spool ?? this.#openSpool()) {
             this.#spooling = true
             this.#toSpool([event])
             this.#schedule()
             return true
           }
-          this.#drop('overflow', 1)
+          // No spool: a directory that could not be opened counts as a spool that refused the write.
+          this.#drop(this.#deferredSpool ? 'spool_error' : 'overflow', 1)
           return false
         case 'drop-newest':
           this.#drop('overflow', 1)
@@ -499,14 +547,14 @@ export class Delivery {
       this.#seqs = []
       this.#seqHead = 0
       if (leftovers.length) {
-        if (this.#spool) {
+        if (this.#spool ?? this.#openSpool(true)) {
           const before = this.#counts.spooled
           this.#toSpool(leftovers)
           spooled = this.#counts.spooled - before
           lost = leftovers.length - spooled
         } else {
           lost = leftovers.length
-          this.#drop('shutdown', lost)
+          this.#drop(this.#deferredSpool ? 'spool_error' : 'shutdown', lost)
         }
       }
     }
@@ -543,8 +591,9 @@ export class Delivery {
     for (const f of this.#inFlight) if (f.memory) leftovers.push(...f.memory)
     leftovers.push(...this.#queue.drain())
     if (leftovers.length === 0) return { saved: 0, lost: 0 }
-    if (!this.#spool) return { saved: 0, lost: leftovers.length }
-    const saved = this.#spool.appendSync(leftovers.map((e) => pipelineEventJson(e)))
+    const spool = this.#spool ?? this.#openSpool(true)
+    if (!spool) return { saved: 0, lost: leftovers.length }
+    const saved = spool.appendSync(leftovers.map((e) => pipelineEventJson(e)))
     return { saved, lost: leftovers.length - saved }
   }
 
@@ -564,6 +613,8 @@ export class Delivery {
     if (s) {
       out.spool = { pendingBytes: s.pendingBytes, segments: s.segments, torn: s.torn, corrupt: s.corrupt, unwritten: s.unwritten }
       if (this.#spool?.error) out.spool.error = this.#spool.error.message
+    } else if (this.#deferredSpool) {
+      out.spool = { pendingBytes: 0, segments: 0, torn: 0, corrupt: 0, unwritten: 0, error: this.#deferredSpool.error.message }
     }
     return out
   }

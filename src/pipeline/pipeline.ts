@@ -10,9 +10,10 @@ import { nowTimestamp, type TimestampMode } from '../event/timestamp.js'
 import type { EventType } from '../event/types.js'
 import { newUlid } from '../event/ulid.js'
 import type { PipelineEvent, Sink } from '../stores/types.js'
-import { Delivery, type DeliveryOptions, type DeliveryStats } from './delivery.js'
+import { type DeferredSpool, Delivery, type DeliveryOptions, type DeliveryStats } from './delivery.js'
 import { LoggedEvent, pipelineEventJson } from './record.js'
 import { type FsyncPolicy, Spool } from './spool.js'
+import { makeWarning, type WarningListener } from '../warnings.js'
 
 /**
  * The pipeline: every accepted event fans out to one `Delivery` per sink (own queue, batches,
@@ -43,6 +44,8 @@ export interface PipelineOptions {
   timestampMode?: TimestampMode
   /** Save unsent events to the spool synchronously on `process.exit`. Default true. */
   saveOnExit?: boolean
+  /** Degraded-mode notices (a spool directory that cannot be opened). */
+  onWarning?: WarningListener
 }
 
 /** Something that receives every accepted event synchronously (notifier dispatcher, analyzer host). */
@@ -106,18 +109,29 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     this.#timestampMode = options.timestampMode ?? 'local'
     const spoolCfg = options.spool || undefined
     this.#deadLetterDir = spoolCfg?.dir
+    const unopened: Array<{ sink: string; error: Error }> = []
     this.#deliveries = options.sinks.map((sink) => {
       const key = sinkKey(sink)
       let delivery: Delivery | undefined
-      const spool = spoolCfg
-        ? Spool.open(join(spoolCfg.dir, key), {
+      let spool: Spool | DeferredSpool | undefined
+      if (spoolCfg) {
+        const open = (): Spool =>
+          Spool.open(join(spoolCfg.dir, key), {
             fsync: spoolCfg.fsync,
             fsyncIntervalMs: spoolCfg.fsyncIntervalMs,
             maxBytes: spoolCfg.maxBytes,
             segmentBytes: spoolCfg.segmentBytes,
             onWrite: () => delivery?.poke(),
           })
-        : undefined
+        try {
+          spool = open()
+        } catch (err) {
+          // An unwritable spool directory must not stop the program that logs: the sink works
+          // without it, what the spool would take is dropped and counted, and it is tried again.
+          spool = { error: err as Error, open }
+          unopened.push({ sink: sink.kind, error: err as Error })
+        }
+      }
       const opts: Partial<DeliveryOptions> = {
         ...(spool ? { overflow: 'spool' as const } : {}),
         ...options.delivery,
@@ -127,6 +141,11 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       delivery = new Delivery(sink, opts, this.#hooks, spool, spoolCfg?.mode ?? 'overflow')
       return delivery
     })
+    for (const { sink, error } of unopened) {
+      options.onWarning?.(makeWarning('MADSCI_WARN_SPOOL_UNAVAILABLE', 'spool', `${sink} sink: ${error.message}`))
+      // On the bus once listeners can be attached (the caller gets the pipeline back first).
+      setImmediate(() => this.emit('error', error, { sink, stage: 'spool-open' }))
+    }
     if (options.saveOnExit !== false) {
       this.#exitHandler = () => this.#saveOnExit()
       process.on('exit', this.#exitHandler)

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +14,10 @@ import { afterAll, describe, expect, it } from 'vitest'
  * are reported as a MADSci event with the right count, and new events flow again (the spool frees
  * its file and recovers). If the store never comes back, close() counts what was lost and a next
  * process delivers exactly what reached the disk: delivered + dropped = logged.
+ *
+ * The spool directory unwritable (a file where the directory should be: ENOTDIR; a read-only
+ * tmpfs: EROFS, as root): the logger starts anyway and warns, what the queue cannot hold is
+ * dropped as `spool_error`, counted and reported; the spool is opened once it can be.
  */
 
 const fixture = fileURLToPath(new URL('./fixtures/spool-full.ts', import.meta.url))
@@ -134,5 +138,85 @@ describe('the spool directory full', () => {
     expect(r.storedDown + r.final.dropped.spool_error).toBe(TOTAL)
     expect(r.replayed.delivered).toBe(r.storedDown)
     expect(r.duplicates).toBe(0)
+  }, 30_000)
+})
+
+describe('the spool directory unwritable', () => {
+  const unwritable: Array<{ name: string; setup: () => string | undefined; errno: RegExp }> = [
+    {
+      name: 'a file where the spool directory should be (ENOTDIR)',
+      setup: () => {
+        const blocker = join(mkdtempSync(join(root, 'notdir-')), 'spool')
+        writeFileSync(blocker, 'not a directory')
+        return join(blocker, 'inner')
+      },
+      errno: /ENOTDIR/,
+    },
+    {
+      name: 'a read-only file system (EROFS)',
+      setup: () => {
+        const dir = join(root, `ro-${mounted.length}`)
+        mkdirSync(dir)
+        try {
+          execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', dir], { stdio: 'ignore' })
+        } catch {
+          return undefined
+        }
+        mounted.push(dir)
+        return join(dir, 'spool')
+      },
+      // Node's recursive mkdir reports a directory it cannot create on a read-only parent as ENOENT.
+      errno: /EROFS|ENOENT/,
+    },
+  ]
+  for (const u of unwritable) {
+    it(`${u.name}: the logger starts and warns, drops counted as spool_error and reported, nothing else lost`, async (ctx) => {
+      const spool = u.setup()
+      if (!spool) {
+        ctx.annotate('mount -t tmpfs is not permitted here; covered by the ENOTDIR case')
+        expect(mounted.length).toBe(0)
+        return
+      }
+      const r = await run({ spool, total: TOTAL, after: 150 })
+      const down = r.down as Stats
+      expect(r.returnedIds).toBe(TOTAL)
+      expect(r.warnings).toContain('MADSCI_WARN_SPOOL_UNAVAILABLE')
+      expect(r.errors.some((e: string) => e.startsWith('spool-open: Cannot open the spool directory'))).toBe(true)
+      expect(down.sinks[0].spool?.error).toMatch(u.errno)
+      expect(down.spooled).toBe(0)
+      // The queue (200) and batches in flight hold the first events; the rest are dropped.
+      expect(Object.keys(down.dropped)).toEqual(['spool_error'])
+      expect(down.dropped.spool_error).toBeGreaterThan(TOTAL - 1000)
+      // The store comes back: what was held is delivered once; everything is accounted for.
+      expect(r.flushedUp).toBe(true)
+      expect(r.storedDown + down.dropped.spool_error).toBe(TOTAL)
+      expect(r.duplicates).toBe(0)
+      const reported = r.dropReports.reduce((a: number, d: { dropped: { spool_error?: number } }) => a + (d.dropped.spool_error ?? 0), 0)
+      expect(reported).toBe(r.final.dropped.spool_error)
+      // Life goes on without a spool: new events within the queue's bound are delivered.
+      expect(r.storedAfter).toBe(r.after)
+      expect(r.report.lost).toBe(0)
+    }, 30_000)
+  }
+
+  it('the directory becomes possible during the outage: the spool opens and takes the overflow from then on', async () => {
+    const blocker = join(mkdtempSync(join(root, 'later-')), 'spool')
+    writeFileSync(blocker, 'not a directory yet')
+    const r = await run({ spool: blocker, total: 5_000, unblock: blocker, thenTotal: 5_000, after: 150 })
+    const down = r.down as Stats
+    const unblocked = r.unblocked as Stats
+    expect(r.returnedIds).toBe(10_000)
+    expect(down.dropped.spool_error).toBeGreaterThan(4_000)
+    // After the file is gone: the spool is open, the new overflow is spooled, not dropped.
+    expect(unblocked.sinks[0].spool?.error).toBeUndefined()
+    expect(unblocked.spooled).toBeGreaterThan(4_000)
+    expect(unblocked.dropped.spool_error).toBe(down.dropped.spool_error)
+    // The store comes back: everything spooled is delivered; dropped + stored = logged.
+    expect(r.flushedUp).toBe(true)
+    expect(r.storedDown + down.dropped.spool_error).toBe(10_000)
+    expect(r.duplicates).toBe(0)
+    expect(r.storedAfter).toBe(r.after)
+    expect(r.report.lost).toBe(0)
+    expect(r.report.spoolPendingBytes).toBe(0)
   }, 30_000)
 })
