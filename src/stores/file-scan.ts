@@ -11,6 +11,10 @@ export interface SnapshotFile {
   size: number
   /** device:inode:size, the identity of what this read sees. */
   id: string
+  /** device:inode, the file whatever its name (rotation renames). */
+  inode: string
+  /** Where this read starts (a line start); 0 by default. */
+  start?: number
 }
 
 const CHUNK = 64 * 1024
@@ -25,7 +29,7 @@ export async function* snapshotLines(files: readonly SnapshotFile[]): AsyncGener
   for (const f of files) {
     let carry: Buffer | undefined
     let skipLf = false
-    let position = 0
+    let position = f.start ?? 0
     while (position < f.size) {
       const { bytesRead } = await f.fh.read(buf, 0, Math.min(CHUNK, f.size - position), position)
       if (bytesRead === 0) break

@@ -8,6 +8,7 @@ import { eventToJson } from '../event/serialize.js'
 import { formatDateNaiveUtc } from '../event/timestamp.js'
 import { parseEvent } from '../event/validate.js'
 import { pipelineEventJson } from '../pipeline/record.js'
+import { AfterIdIndex, UNSTABLE_ID } from './file-index.js'
 import { Heap, type SnapshotFile, snapshotLines, WindowOrder } from './file-scan.js'
 import { validateSelector } from './selector.js'
 import type {
@@ -32,6 +33,8 @@ import type {
  *   document unchanged, so a line written twice by a retried batch is harmless (idempotent).
  *   Archiving appends `{"updated_event": {...}}` (the new version wins) and a purge appends
  *   `{"deleted_event_id": ...}`.
+ * - `streamEvents({ afterId })` (the live stream's poll) starts where an index of the files says
+ *   no earlier line mentions a greater id (file-index.ts), so it reads only what is new.
  * - Queries use MongoDB semantics through mingo. Reads scan the files; results that must be sorted
  *   (newest first, time ranges) are sorted in memory, which rotation keeps bounded.
  */
@@ -112,6 +115,17 @@ function classify(line: string): { line: Line; stable: boolean } | null | undefi
   }
 }
 
+/** The ids a line mentions, for the after-id index (a line whose id is made on each read: UNSTABLE_ID). */
+function mentionedIds(text: string): string[] {
+  const item = classify(text)
+  if (!item) return []
+  const line = item.line
+  if ('deleted_event_id' in line) return [line.deleted_event_id]
+  // An update of an id made on this read matches no stored event, so its id does not matter.
+  if ('updated' in line) return [line.updated.event_id]
+  return [item.stable ? line.event_id : UNSTABLE_ID]
+}
+
 async function closeAll(files: readonly SnapshotFile[]): Promise<void> {
   await Promise.all(files.map((f) => f.fh.close().catch(() => undefined)))
 }
@@ -125,6 +139,7 @@ export class FileStore implements ManagedStore {
   #lock: Promise<unknown> = Promise.resolve()
   #skippedLines = 0
   #analysis: Analysis | undefined
+  readonly #afterIds = new AfterIdIndex(mentionedIds)
 
   constructor(path: string, options: FileStoreOptions = {}) {
     this.path = resolve(path)
@@ -238,10 +253,11 @@ export class FileStore implements ManagedStore {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
           throw err
         }
-        out.push({ fh, size: 0, id: '' })
+        out.push({ fh, size: 0, id: '', inode: '' })
         const st = await fh.stat()
         out[out.length - 1].size = st.size
         out[out.length - 1].id = `${st.dev}:${st.ino}:${st.size}`
+        out[out.length - 1].inode = `${st.dev}:${st.ino}`
       }
     } catch (err) {
       await closeAll(out)
@@ -269,7 +285,7 @@ export class FileStore implements ManagedStore {
    * `event_timestamp` in order within the window too. Remembered while the files are unchanged.
    */
   async #analyze(files: readonly SnapshotFile[]): Promise<Analysis> {
-    const key = files.map((f) => f.id).join('|')
+    const key = files.map((f) => `${f.id}@${f.start ?? 0}`).join('|')
     if (this.#analysis?.key === key) return this.#analysis
     const ids = new WindowOrder(REORDER_WINDOW, true)
     const times = new WindowOrder(REORDER_WINDOW, false)
@@ -329,10 +345,18 @@ export class FileStore implements ManagedStore {
    * order (`pos`), `event_id`, or `event_timestamp` (ties in store order). A store written in
    * order (the usual case) is read in one pass holding at most REORDER_WINDOW events; one with
    * updates, deletions, duplicates or events far out of order is resolved in memory as before.
+   * With `afterId` (which `keep` must also apply), the read starts where the after-id index says
+   * no earlier line mentions a greater id: a live poll reads what was written since the last one.
    */
-  async *#resolved(keep: (e: Event) => boolean, order: 'pos' | 'id' | 'ts'): AsyncGenerator<Positioned> {
-    const files = await this.#snapshot()
+  async *#resolved(keep: (e: Event) => boolean, order: 'pos' | 'id' | 'ts', afterId?: string): AsyncGenerator<Positioned> {
+    const snapshot = await this.#snapshot()
     try {
+      let files = snapshot
+      if (afterId !== undefined) {
+        const start = await this.#afterIds.start(snapshot, afterId)
+        files = snapshot.slice(start.file)
+        if (files.length > 0 && start.offset > 0) files[0] = { ...files[0], start: start.offset }
+      }
       const analysis = await this.#analyze(files)
       if (analysis.simple && (order !== 'ts' || analysis.timeSorted)) {
         // Already in order: no heap (ties keep store order, as the stable sort).
@@ -372,7 +396,7 @@ export class FileStore implements ManagedStore {
         yield x
       }
     } finally {
-      await closeAll(files)
+      await closeAll(snapshot)
     }
   }
 
@@ -452,7 +476,7 @@ export class FileStore implements ManagedStore {
       (options.endTime === undefined || e.event_timestamp <= options.endTime) &&
       (options.afterId === undefined || e.event_id > options.afterId) &&
       (query === undefined || query.test(eventToQueryable(e)))
-    for await (const x of this.#resolved(keep, options.orderBy === 'event_id' ? 'id' : 'ts')) yield x.e
+    for await (const x of this.#resolved(keep, options.orderBy === 'event_id' ? 'id' : 'ts', options.afterId)) yield x.e
   }
 
   async archiveEvents(options: ArchiveOptions): Promise<number> {

@@ -1,0 +1,150 @@
+import type { SnapshotFile } from './file-scan.js'
+
+/**
+ * Where a FileStore read "after this id" can start: a sparse index of the store's files, built
+ * incrementally (each byte is read once, as the files grow), of the greatest event id mentioned
+ * before each checkpoint. Every line before the returned position mentions only ids at or below
+ * `afterId` (inserts, updates and deletion markers alike), so a read of the events after `afterId`
+ * gives the same result from there as from the start. This is what keeps the live stream's poll of
+ * a FileStore proportional to what was written since the last poll, not to the store's size.
+ *
+ * Files are known by device and inode (a rotation renames, it does not copy) and a fingerprint of
+ * their first bytes (an inode reused by a new file is not mistaken for the old one); a file that
+ * shrank is indexed again. A line without its own id (one is generated on each read) counts as
+ * the greatest id, so nothing after it is ever skipped. Only complete (`\n`-terminated) lines are
+ * indexed; the torn end of a file being written is read by the query itself.
+ */
+
+/** A checkpoint every CHECKPOINT_BYTES or so (at the next line start). */
+const CHECKPOINT_BYTES = 64 * 1024
+const CHUNK = 256 * 1024
+const HEAD_BYTES = 64
+/** For a line whose id is made on each read: greater than every ULID, so nothing after it is skipped. */
+export const UNSTABLE_ID = '\uffff'
+
+interface FileIndex {
+  head: string
+  /** Bytes indexed: the end of the last complete line read. */
+  indexedTo: number
+  /** Greatest id mentioned in the indexed lines ('' when none). */
+  maxId: string
+  /** Line starts, ascending, with the greatest id mentioned before them in this file. */
+  checkpoints: Array<{ offset: number; maxBefore: string }>
+}
+
+export interface StartPosition {
+  /** Index into the files given. */
+  file: number
+  /** Byte offset in that file, at a line start. */
+  offset: number
+}
+
+export class AfterIdIndex {
+  readonly #files = new Map<string, FileIndex>()
+  readonly #idsOf: (line: string) => string[]
+  /** Reads arriving together are answered one after the other (each extends the same index). */
+  #queue: Promise<unknown> = Promise.resolve()
+
+  /** `idsOf(line)`: the ids a line mentions; `UNSTABLE_ID` for an id made anew on each read. */
+  constructor(idsOf: (line: string) => string[]) {
+    this.#idsOf = idsOf
+  }
+
+  /** The furthest position in `files` (oldest first) before which no line mentions an id above `afterId`. */
+  start(files: readonly SnapshotFile[], afterId: string): Promise<StartPosition> {
+    const run = this.#queue.then(() => this.#start(files, afterId))
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #start(files: readonly SnapshotFile[], afterId: string): Promise<StartPosition> {
+    const seen = new Set<string>()
+    let best: StartPosition = { file: 0, offset: 0 }
+    let blocked = false
+    // Files are walked only while everything before the current one is at or below afterId.
+    for (let k = 0; k < files.length; k++) {
+      const f = files[k]
+      seen.add(f.inode)
+      if (blocked) continue
+      const index = await this.#indexed(f)
+      // The last checkpoint with nothing above afterId before it (maxBefore grows along the file;
+      // the first, at offset 0, always qualifies).
+      const cps = index.checkpoints
+      let lo = 1
+      let hi = cps.length - 1
+      let found = 0
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1
+        if (cps[mid].maxBefore <= afterId) {
+          found = mid
+          lo = mid + 1
+        } else hi = mid - 1
+      }
+      best = { file: k, offset: cps[found].offset }
+      // The file's unindexed end (a line being written) may hold anything: stop there.
+      if (index.maxId > afterId || index.indexedTo < f.size) {
+        blocked = true
+        continue
+      }
+      // The whole file is at or below afterId: the next one can start at its beginning.
+      best = { file: k + 1, offset: 0 }
+    }
+    // Forget files no longer in the store (deleted by rotation).
+    for (const key of this.#files.keys()) if (!seen.has(key)) this.#files.delete(key)
+    if (best.file >= files.length) return { file: files.length, offset: 0 }
+    return best
+  }
+
+  /** The file's index, extended to its complete lines. */
+  async #indexed(f: SnapshotFile): Promise<FileIndex> {
+    const head = await readHead(f)
+    let index = this.#files.get(f.inode)
+    if (!index || index.head !== head || f.size < index.indexedTo) {
+      index = { head, indexedTo: 0, maxId: '', checkpoints: [{ offset: 0, maxBefore: '' }] }
+      this.#files.set(f.inode, index)
+    }
+    if (index.indexedTo < f.size) await this.#extend(f, index)
+    return index
+  }
+
+  async #extend(f: SnapshotFile, index: FileIndex): Promise<void> {
+    const buf = Buffer.allocUnsafe(CHUNK)
+    let position = index.indexedTo
+    let carry: Buffer | undefined
+    let lineStart = position
+    let nextCheckpoint = index.checkpoints[index.checkpoints.length - 1].offset + CHECKPOINT_BYTES
+    while (position < f.size) {
+      const { bytesRead } = await f.fh.read(buf, 0, Math.min(CHUNK, f.size - position), position)
+      if (bytesRead === 0) break
+      let from = 0
+      for (let i = buf.indexOf(10, 0); i !== -1 && i < bytesRead; i = buf.indexOf(10, i + 1)) {
+        const bytes = carry ? Buffer.concat([carry, buf.subarray(from, i)]) : buf.subarray(from, i)
+        carry = undefined
+        let end = bytes.length
+        if (end > 0 && bytes[end - 1] === 13) end--
+        const line = bytes.toString('utf8', 0, end)
+        for (const id of line ? this.#idsOf(line) : []) if (id > index.maxId) index.maxId = id
+        from = i + 1
+        lineStart = position + from
+        index.indexedTo = lineStart
+        if (lineStart >= nextCheckpoint) {
+          index.checkpoints.push({ offset: lineStart, maxBefore: index.maxId })
+          nextCheckpoint = lineStart + CHECKPOINT_BYTES
+        }
+      }
+      if (from < bytesRead) {
+        const rest = Buffer.from(buf.subarray(from, bytesRead))
+        carry = carry ? Buffer.concat([carry, rest]) : rest
+      }
+      position += bytesRead
+    }
+  }
+}
+
+async function readHead(f: SnapshotFile): Promise<string> {
+  const n = Math.min(HEAD_BYTES, f.size)
+  if (n === 0) return ''
+  const buf = Buffer.alloc(n)
+  const { bytesRead } = await f.fh.read(buf, 0, n, 0)
+  return buf.toString('latin1', 0, bytesRead)
+}
