@@ -1,4 +1,4 @@
-import { closeSync, existsSync, write as fsWrite, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { withDefaults } from '../config/defaults.js'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -19,12 +19,14 @@ import { SpoolError } from '../errors.js'
  * - **fsync policy**: `always` (after every write), `interval` (at most `fsyncIntervalMs` after a
  *   write; the default, 1 s: the loss window after a power cut), `never` (leave it to the OS).
  *
- * Writes are asynchronous and batched; if more than `maxBufferBytes` wait in memory (the disk is
- * slower than the logger), they are written synchronously instead, so memory stays bounded and
- * nothing is dropped. `appendSync` is for `process.on('exit')`, where nothing async runs.
+ * Writes are batched: the records of one turn of the event loop go out in one write after it, or
+ * at once when `maxBufferBytes` fill up (memory stays bounded, nothing is dropped). Every write is
+ * synchronous, in append order: an asynchronous write still in flight could land after a later
+ * synchronous one (records out of order, and `flush()` marks wrong). `appendSync` is for
+ * `process.on('exit')`.
  *
- * Records are encoded straight into one of two reused write buffers of `maxBufferBytes` (one
- * filling, one being written), never kept as JavaScript strings: a record's strings die young,
+ * Records are encoded straight into reused write buffers of `maxBufferBytes` (the one filling,
+ * and a spare), never kept as JavaScript strings: a record's strings die young,
  * so a long outage costs the heap nothing per spooled event and the write path allocates nothing
  * per write (strings held until the next write were promoted to the old generation, and the
  * joined chunk of each write went to the large-object space: ~720 bytes of old-generation garbage
@@ -182,9 +184,6 @@ export class Spool {
   /** Records in `#fill`. */
   #bufferRecords = 0
   #writing: Promise<void> | undefined
-  /** Bytes handed to an async write that has not completed yet. */
-  #writingBytes = 0
-  #writingRecords = 0
   #unwrittenAtClose = 0
   #retryTimer: NodeJS.Timeout | undefined
   #fsyncTimer: NodeJS.Timeout | undefined
@@ -285,7 +284,7 @@ export class Spool {
   }
 
   get stats(): SpoolStats {
-    return { ...this.#stats, pendingBytes: this.#pendingBytes(), segments: this.#segments.length, unwritten: this.#bufferRecords + this.#writingRecords + this.#unwrittenAtClose }
+    return { ...this.#stats, pendingBytes: this.#pendingBytes(), segments: this.#segments.length, unwritten: this.#bufferRecords + this.#unwrittenAtClose }
   }
 
   /** Bytes on disk not yet acknowledged, plus those waiting to be written. */
@@ -293,14 +292,14 @@ export class Spool {
     let pending = 0
     for (const s of this.#segments) pending += s.size
     pending -= this.#cursor.offset
-    pending += this.#bufferBytes + this.#writingBytes
+    pending += this.#bufferBytes
     return Math.max(0, pending)
   }
 
   /** Position just past everything appended so far (including records still in the write buffer). */
   get writeMark(): SpoolMark {
     const seg = this.#writeSeg as Segment
-    return seg.base + seg.size + this.#writingBytes + this.#bufferBytes
+    return seg.base + seg.size + this.#bufferBytes
   }
 
   /** Position up to which everything has been acknowledged. */
@@ -451,7 +450,7 @@ export class Spool {
       throw new SpoolError(`The spool cannot be written: ${(err as Error).message}`, { cause: err })
     }
     this.#reuse(buf)
-    this.#afterWrite(bytes, !this.#writing)
+    this.#afterWrite(bytes, true)
   }
 
   /** A written buffer becomes the next one to fill (or the spare). */
@@ -531,43 +530,37 @@ export class Spool {
     } else this.#reuse(buf)
   }
 
+  /**
+   * Write the buffer out, after the appends of this turn of the event loop (one write for many
+   * records). Writes are synchronous, as the full-buffer write in `#room`: an asynchronous write
+   * still in flight when a full buffer is written synchronously could reach the file after it,
+   * putting records out of order.
+   */
   async #writeLoop(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve))
     while (this.#bufferBytes > 0 && !this.#closed) {
-      // Take the filled buffer; appends meanwhile go to the spare one.
       const buf = this.#fill as Buffer
       const bytes = this.#bufferBytes
       const count = this.#bufferRecords
       this.#fill = undefined
       this.#bufferBytes = 0
       this.#bufferRecords = 0
-      const fd = this.#fd
-      this.#writingBytes = bytes
-      this.#writingRecords = count
       let off = 0
       try {
-        // fs.write on the raw fd keeps sync and async appends on one O_APPEND descriptor.
-        while (off < bytes) {
-          off += await new Promise<number>((resolve, reject) => {
-            fsWrite(fd, buf, off, bytes - off, null, (err, n) => (err ? reject(err) : resolve(n)))
-          })
-        }
+        while (off < bytes) off += writeSync(this.#fd, buf, off, bytes - off)
       } catch (err) {
         // Keep the records (a full disk may recover); new appends fail until a write succeeds.
-        this.#writingBytes = 0
-        this.#writingRecords = 0
         this.#requeueUnwritten(buf, bytes, count, off)
         this.#error = err as Error
         return
       }
       this.#error = undefined
-      this.#writingBytes = 0
-      this.#writingRecords = 0
       this.#reuse(buf)
       this.#afterWrite(bytes, true)
     }
   }
 
-  /** Account a completed write; `mayRoll` is false while another write may still use the fd. */
+  /** Account a completed write; `mayRoll` is false after a failed one (its rest is retried in this file). */
   #afterWrite(bytes: number, mayRoll: boolean): void {
     const seg = this.#writeSeg as Segment
     seg.size += bytes
