@@ -109,7 +109,6 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     this.#timestampMode = options.timestampMode ?? 'local'
     const spoolCfg = options.spool || undefined
     this.#deadLetterDir = spoolCfg?.dir
-    const unopened: Array<{ sink: string; error: Error }> = []
     this.#deliveries = options.sinks.map((sink) => {
       const key = sinkKey(sink)
       let delivery: Delivery | undefined
@@ -129,7 +128,9 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
           // An unwritable spool directory must not stop the program that logs: the sink works
           // without it, what the spool would take is dropped and counted, and it is tried again.
           spool = { error: err as Error, open }
-          unopened.push({ sink: sink.kind, error: err as Error })
+          options.onWarning?.(makeWarning('MADSCI_WARN_SPOOL_UNAVAILABLE', 'spool', `${sink.kind} sink: ${(err as Error).message}`))
+          // On the bus once listeners can be attached (the caller gets the pipeline back first).
+          setImmediate(() => this.emit('error', err as Error, { sink: sink.kind, stage: 'spool-open' }))
         }
       }
       const opts: Partial<DeliveryOptions> = {
@@ -141,11 +142,6 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
       delivery = new Delivery(sink, opts, this.#hooks, spool, spoolCfg?.mode ?? 'overflow')
       return delivery
     })
-    for (const { sink, error } of unopened) {
-      options.onWarning?.(makeWarning('MADSCI_WARN_SPOOL_UNAVAILABLE', 'spool', `${sink} sink: ${error.message}`))
-      // On the bus once listeners can be attached (the caller gets the pipeline back first).
-      setImmediate(() => this.emit('error', error, { sink, stage: 'spool-open' }))
-    }
     if (options.saveOnExit !== false) {
       this.#exitHandler = () => this.#saveOnExit()
       process.on('exit', this.#exitHandler)

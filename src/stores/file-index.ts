@@ -91,7 +91,6 @@ export class AfterIdIndex {
     }
     // Forget files no longer in the store (deleted by rotation).
     for (const key of this.#files.keys()) if (!seen.has(key)) this.#files.delete(key)
-    if (best.file >= files.length) return { file: files.length, offset: 0 }
     return best
   }
 
@@ -111,7 +110,6 @@ export class AfterIdIndex {
     const buf = Buffer.allocUnsafe(CHUNK)
     let position = index.indexedTo
     let carry: Buffer | undefined
-    let lineStart = position
     let nextCheckpoint = index.checkpoints[index.checkpoints.length - 1].offset + CHECKPOINT_BYTES
     while (position < f.size) {
       const { bytesRead } = await f.fh.read(buf, 0, Math.min(CHUNK, f.size - position), position)
@@ -125,7 +123,7 @@ export class AfterIdIndex {
         const line = bytes.toString('utf8', 0, end)
         for (const id of line ? this.#idsOf(line) : []) if (id > index.maxId) index.maxId = id
         from = i + 1
-        lineStart = position + from
+        const lineStart = position + from
         index.indexedTo = lineStart
         if (lineStart >= nextCheckpoint) {
           index.checkpoints.push({ offset: lineStart, maxBefore: index.maxId })

@@ -282,11 +282,12 @@ export class FileStore implements ManagedStore {
    * Whether the snapshot can be read in one pass with a bounded reorder heap: no updates or
    * deletions, every line carrying its own id and time (a missing one is generated on each read),
    * and ids in order within REORDER_WINDOW lines (so there is no duplicate either). `timeSorted`:
-   * `event_timestamp` in order within the window too. Remembered while the files are unchanged.
+   * `event_timestamp` in order within the window too. Remembered while the files are unchanged
+   * (for whole-store reads only: a live poll's tail is small, and must not evict it).
    */
-  async #analyze(files: readonly SnapshotFile[]): Promise<Analysis> {
-    const key = files.map((f) => `${f.id}@${f.start ?? 0}`).join('|')
-    if (this.#analysis?.key === key) return this.#analysis
+  async #analyze(files: readonly SnapshotFile[], whole = true): Promise<Analysis> {
+    const key = files.map((f) => f.id).join('|')
+    if (whole && this.#analysis?.key === key) return this.#analysis
     const ids = new WindowOrder(REORDER_WINDOW, true)
     const times = new WindowOrder(REORDER_WINDOW, false)
     let simple = true
@@ -309,7 +310,7 @@ export class FileStore implements ManagedStore {
       lastTime = time
     }
     const analysis = { key, simple, timeSorted: simple && times.ok, timeInOrder: simple && timeInOrder, idInOrder: simple && idInOrder }
-    this.#analysis = analysis
+    if (whole) this.#analysis = analysis
     return analysis
   }
 
@@ -357,7 +358,7 @@ export class FileStore implements ManagedStore {
         files = snapshot.slice(start.file)
         if (files.length > 0 && start.offset > 0) files[0] = { ...files[0], start: start.offset }
       }
-      const analysis = await this.#analyze(files)
+      const analysis = await this.#analyze(files, files === snapshot)
       if (analysis.simple && (order !== 'ts' || analysis.timeSorted)) {
         // Already in order: no heap (ties keep store order, as the stable sort).
         const inOrder = order === 'pos' || (order === 'id' ? analysis.idInOrder : analysis.timeInOrder)
