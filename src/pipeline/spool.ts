@@ -44,7 +44,7 @@ export interface SpoolOptions {
   fsync?: FsyncPolicy
   /** For `fsync: 'interval'`. 1000 ms. */
   fsyncIntervalMs?: number
-  /** Bytes waiting for an async write before appends go synchronous. 4 MiB. */
+  /** Bytes buffered before they are written at once rather than at the end of the turn. 4 MiB. */
   maxBufferBytes?: number
   /** Called after each write reaches the file (records became readable). */
   onWrite?: () => void
