@@ -3,6 +3,7 @@ import { resolveMadsciDir, resolveMadsciPath } from '../../src/config/madsci-dir
 import { ConfigError } from '../../src/errors.js'
 import { type EventLogLevel, parseLevel } from '../../src/event/levels.js'
 import { newUlid } from '../../src/event/ulid.js'
+import { mongoUrlDatabase } from '../../src/stores/mongo.js'
 import { EMAIL_ALERTS_DEFAULTS, emailAlertsFromEnv } from '../../src/notify/index.js'
 import { join } from 'node:path'
 
@@ -134,7 +135,7 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
   f('otel_endpoint', 'EVENT_OTEL_ENDPOINT', 'OpenTelemetry Endpoint', 'Accepted for compatibility, no effect.', nullable({ type: 'string' })),
   f('otel_protocol', 'EVENT_OTEL_PROTOCOL', 'OpenTelemetry Protocol', 'Accepted for compatibility, no effect.', { type: 'string', enum: ['grpc', 'http'] }),
   f('document_db_url', ['EVENT_DB_URL', 'EVENT_DOCUMENT_DB_URL', 'DOCUMENT_DB_URL', 'MONGO_DB_URL', 'DB_URL'], 'Document Database URL', 'The MongoDB URL; when unset, events go to the embedded file store (data_file). Secret: redacted in /settings.', { ...nullable({ type: 'string', format: 'uri', minLength: 1 }), secret: true }),
-  f('database_name', 'EVENT_DATABASE_NAME', 'Database Name', 'The name of the MongoDB database where events are stored.', { type: 'string' }),
+  f('database_name', 'EVENT_DATABASE_NAME', 'Database Name', 'The name of the MongoDB database where events are stored. Unset: the database named in the URL path (mongodb://host/labdb), else madsci_events.', { type: 'string' }),
   f('collection_name', 'EVENT_COLLECTION_NAME', 'Collection Name', 'The name of the MongoDB collection where events are stored.', { type: 'string' }),
   f('alert_level', 'EVENT_ALERT_LEVEL', 'Alert Level', 'The log level at which to send an alert.', { $ref: '#/$defs/EventLogLevel' }),
   f('email_alerts', ['EVENT_EMAIL_ALERTS', 'EVENT_EMAIL_ALERTS__<FIELD>'], 'Email Alerts Configuration', 'The configuration for sending email alerts (smtp_username and smtp_password are redacted in /settings).', nullable({ $ref: '#/$defs/EmailAlertsConfig' })),
@@ -209,6 +210,8 @@ function emailAlertsEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | null 
   return given ? { ...EMAIL_ALERTS_DEFAULTS, ...given } : null
 }
 
+const DEFAULT_DATABASE = 'madsci_events'
+
 /** The defaults, as a freshly constructed settings object with no environment. */
 export function defaultSettings(madsciDir = resolveMadsciDir()): ServerSettings {
   return {
@@ -236,7 +239,7 @@ export function defaultSettings(madsciDir = resolveMadsciDir()): ServerSettings 
     otel_endpoint: null,
     otel_protocol: 'grpc',
     document_db_url: null,
-    database_name: 'madsci_events',
+    database_name: DEFAULT_DATABASE,
     collection_name: 'events',
     alert_level: 40,
     email_alerts: null,
@@ -298,7 +301,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   s.otel_protocol = oneOf(env, 'EVENT_OTEL_PROTOCOL', ['grpc', 'http'] as const, d.otel_protocol)
   const docUrl = str('DOCUMENT_DB_URL')
   s.document_db_url = envMongoUrl(env)?.url ?? (docUrl && /^mongodb(\+srv)?:\/\//i.test(docUrl) ? docUrl : null)
-  s.database_name = str('EVENT_DATABASE_NAME') ?? d.database_name
+  // As the library's MongoStore: the variable, else the database named in the URL's path.
+  s.database_name = str('EVENT_DATABASE_NAME') ?? (s.document_db_url ? mongoUrlDatabase(s.document_db_url) : undefined) ?? d.database_name
   s.collection_name = str('EVENT_COLLECTION_NAME') ?? d.collection_name
   const alert = str('EVENT_ALERT_LEVEL')
   if (alert !== undefined) {
@@ -338,6 +342,10 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
 export function loadSettings(overrides: Partial<ServerSettings> = {}, env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<ServerSettings>
   const merged = { ...settingsFromEnv(env), ...defined }
+  // A database URL given in code names its database as one from the environment does.
+  if (defined.document_db_url && defined.database_name === undefined && envValue(env, 'EVENT_DATABASE_NAME') === undefined) {
+    merged.database_name = mongoUrlDatabase(defined.document_db_url) ?? DEFAULT_DATABASE
+  }
   if (!merged.manager_id) merged.manager_id = newUlid()
   if (merged.email_alerts === undefined) merged.email_alerts = null
   return merged
