@@ -1,5 +1,5 @@
 import { envBool, envMongoUrl, envNumber, envValue, redactUrl } from '../../src/config/env.js'
-import { resolveMadsciDir, resolveMadsciPath } from '../../src/config/madsci-dir.js'
+import { defaultEventFile, resolveMadsciDir, resolveMadsciPath } from '../../src/config/madsci-dir.js'
 import { ConfigError } from '../../src/errors.js'
 import { type EventLogLevel, parseLevel } from '../../src/event/levels.js'
 import { newUlid } from '../../src/event/ulid.js'
@@ -155,7 +155,7 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
   f('cors_origins', 'EVENT_CORS_ORIGINS', 'CORS Origins', 'Allowed origins: ["*"] (MADSci) or a list (comma-separated or JSON).', { type: 'array', items: { type: 'string' } }, false),
   f('max_body_bytes', 'EVENT_MAX_BODY_BYTES', 'Max Body Bytes', 'Request body limit; larger requests get 413.', int(1024), false),
   f('export_dir', 'EVENT_EXPORT_DIR', 'Export Directory', 'Where save_to_file/output_path may write (paths outside are refused); "none" turns saving off.', nullable({ type: 'string' }), false),
-  f('data_file', 'EVENT_DATA_FILE', 'Embedded Store File', 'NDJSON file of the embedded store, used when no database URL is set.', { type: 'string' }, false),
+  f('data_file', 'EVENT_DATA_FILE', 'Embedded Store File', 'NDJSON file of the embedded store, used when no database URL is set. Default: the library\'s zero-configuration file (EVENT_CLIENT_FILE, else .madsci/events/events.ndjson), so the server shows what the library logged.', { type: 'string' }, false),
   f('ingest_timeout_ms', 'EVENT_INGEST_TIMEOUT_MS', 'Ingest Timeout', 'How long POST /event waits for the database before answering 503 (the event stays queued and is stored later).', int(0), false),
   f('live_poll_interval_ms', 'EVENT_LIVE_POLL_INTERVAL_MS', 'Live Poll Interval', 'Poll interval for events other instances write, when the database has no change streams.', int(50), false),
   f('live_buffer_events', 'EVENT_LIVE_BUFFER_EVENTS', 'Live Buffer Events', 'Events kept in memory to resume live streams (older ids resume from the database).', int(100), false),
@@ -259,7 +259,7 @@ export function defaultSettings(madsciDir = resolveMadsciDir()): ServerSettings 
     cors_origins: ['*'],
     max_body_bytes: 16 * 1024 * 1024,
     export_dir: join(madsciDir, 'exports'),
-    data_file: join(madsciDir, 'events', 'server-events.ndjson'),
+    data_file: join(madsciDir, 'events', 'events.ndjson'),
     ingest_timeout_ms: 5000,
     live_poll_interval_ms: 500,
     live_buffer_events: 10_000,
@@ -330,8 +330,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   s.max_body_bytes = intEnv(env, 'EVENT_MAX_BODY_BYTES', 1024, d.max_body_bytes)
   const exportDir = str('EVENT_EXPORT_DIR')
   if (exportDir) s.export_dir = exportDir.toLowerCase() === 'none' ? null : resolveMadsciPath(exportDir, env)
+  // By default the library's zero-configuration file, so `serve` shows what was logged without config.
   const dataFile = str('EVENT_DATA_FILE')
-  if (dataFile) s.data_file = resolveMadsciPath(dataFile, env)
+  s.data_file = dataFile ? resolveMadsciPath(dataFile, env) : defaultEventFile(env)
   s.ingest_timeout_ms = intEnv(env, 'EVENT_INGEST_TIMEOUT_MS', 0, d.ingest_timeout_ms)
   s.live_poll_interval_ms = intEnv(env, 'EVENT_LIVE_POLL_INTERVAL_MS', 50, d.live_poll_interval_ms)
   s.live_buffer_events = intEnv(env, 'EVENT_LIVE_BUFFER_EVENTS', 100, d.live_buffer_events)
