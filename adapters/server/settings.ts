@@ -3,7 +3,7 @@ import { defaultEventFile, resolveMadsciDir, resolveMadsciPath } from '../../src
 import { ConfigError } from '../../src/errors.js'
 import { type EventLogLevel, parseLevel } from '../../src/event/levels.js'
 import { newUlid } from '../../src/event/ulid.js'
-import { mongoUrlDatabase } from '../../src/stores/mongo.js'
+import { mongoUrlDatabase } from '../../src/config/mongo-url.js'
 import { EMAIL_ALERTS_DEFAULTS, emailAlertsFromEnv } from '../../src/notify/index.js'
 import { join } from 'node:path'
 

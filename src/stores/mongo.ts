@@ -13,6 +13,7 @@ import type { Event } from '../event/model.js'
 import { documentToEvent, eventToDocument } from '../event/serialize.js'
 import { makeWarning, type WarningListener } from '../warnings.js'
 import { redactUrl } from '../config/env.js'
+import { mongoUrlDatabase } from '../config/mongo-url.js'
 import { validateSelector } from './selector.js'
 import type {
   ArchiveOptions,
@@ -58,21 +59,6 @@ export interface MongoStoreOptions {
    * `schema_versions` record) and writes are refused with a `ConfigError`. Default false.
    */
   readOnly?: boolean
-}
-
-/** The driver's reading of a MongoDB URL: the part after the hosts (userinfo may hold a `/`). */
-const URL_REST = /^mongodb(?:\+srv)?:\/\/(?:[^:@]*(?::[^@]*)?@)?[^/?@]*(.*)$/i
-
-/** The database named in a MongoDB URL's path (`mongodb://host/labdb` → `labdb`), or undefined. */
-export function mongoUrlDatabase(url: string): string | undefined {
-  const rest = URL_REST.exec(url)?.[1] ?? ''
-  if (!rest.startsWith('/')) return undefined
-  const path = rest.slice(1).split(/[?#]/)[0]
-  try {
-    return decodeURIComponent(path) || undefined
-  } catch {
-    return path || undefined
-  }
 }
 
 /** MADSci's schema version (its `schema.json`). */
