@@ -42,6 +42,10 @@ async function readInto(values: Values, write: (opened: OpenedStore, to: Destina
   const to = new Destination(values.output as string | undefined)
   const opened = await openStore(values, 'read')
   try {
+    const file = opened.file
+    if (to.path !== undefined && file !== undefined && (to.path === file || (to.path.startsWith(`${file}.`) && /^\d+$/.test(to.path.slice(file.length + 1))))) {
+      throw new UsageError(`--output ${to.path} is the event file being read; write the result elsewhere`)
+    }
     const what = await write(opened, to)
     await to.commit()
     process.stderr.write(`${what} to ${to.name}\n`)

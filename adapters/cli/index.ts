@@ -61,7 +61,9 @@ main(process.argv.slice(2)).then(
   (code) => {
     if (code !== undefined) process.exitCode = code
   },
-  (err: Error) => {
+  (err: NodeJS.ErrnoException) => {
+    // The reader of stdout went away (`export | head`): what it wanted was written; end quietly.
+    if (err.code === 'EPIPE') return
     const name = process.argv[2]
     process.stderr.write(`madsci-events${name && !name.startsWith('-') ? ` ${name}` : ''}: ${err.message}\n`)
     process.exitCode = 1

@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import { envMongoUrl, envValue, redactUrl } from '../../src/config/env.js'
 import { StoreUnavailableError } from '../../src/errors.js'
@@ -37,6 +37,8 @@ export interface OpenedStore {
   store: ManagedStore | (Sink & Reader & { close(): Promise<void> })
   /** Where, for messages (no secrets). */
   where: string
+  /** The event file (a file store), its links resolved: an output must not replace it. */
+  file?: string
 }
 
 /** Does the file store at `path` hold anything to read (the file or a rotated one)? */
@@ -87,14 +89,17 @@ export async function openStore(values: Values, mode: 'read' | 'write'): Promise
     })
     const where = `${store.databaseName}.${store.collectionName} on ${redactUrl(dbUrl)}`
     if (mode === 'read') {
-      let found
+      let found: unknown[] | undefined
       try {
         found = await store.client.db(store.databaseName).listCollections({ name: store.collectionName }, { nameOnly: true }).toArray()
       } catch (err) {
-        await store.close({ force: true }).catch(() => undefined)
-        throw new StoreUnavailableError('MongoDB', `cannot read ${where}: ${(err as Error).message}`, { cause: err })
+        // A server's refusal (a user allowed to read the collection but not to list it): read anyway.
+        if ((err as Error).name !== 'MongoServerError') {
+          await store.close({ force: true }).catch(() => undefined)
+          throw new StoreUnavailableError('MongoDB', `cannot read ${where}: ${(err as Error).message}`, { cause: err })
+        }
       }
-      if (found.length === 0) {
+      if (found?.length === 0) {
         await store.close()
         throw new Error(
           `nothing is stored in ${where} (no such collection). The database is --database, else EVENT_DATABASE_NAME, else the one named in the URL path, else madsci_events`,
@@ -113,5 +118,11 @@ export async function openStore(values: Values, mode: 'read' | 'write'): Promise
     )
   }
   const { FileStore } = await import('../../src/stores/file.js')
-  return { store: new FileStore(path, { maxFiles: 0 }), where: path }
+  let file = path
+  try {
+    file = realpathSync(path)
+  } catch {
+    /* only rotated files, or not there yet (restore) */
+  }
+  return { store: new FileStore(path, { maxFiles: 0 }), where: path, file }
 }

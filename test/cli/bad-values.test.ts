@@ -33,6 +33,7 @@ const CASES: Array<{ args: string[]; message: RegExp }> = [
   { args: ['export', '--db-url', 'postgres://localhost/x'], message: /--db-url "postgres:\/\/localhost\/x" is not a MongoDB URL/ },
   { args: ['export', '--file', events, '--output', join(dir, 'missing-dir', 'out.csv')], message: /cannot write .*out\.csv: the directory .*missing-dir does not exist/ },
   { args: ['export', '--file', events, '--output', dir], message: /it is a directory; name a file/ },
+  { args: ['export', '--file', events, '--format', 'ndjson', '--output', events], message: /--output .*events\.ndjson is the event file being read; write the result elsewhere/ },
   { args: ['export', '--nope'], message: /Unknown option '--nope'/ },
   { args: ['export', '--format'], message: /--format/ },
   { args: ['tail', '--min-level', 'chatty'], message: /--min-level "chatty" is not a level/ },

@@ -84,6 +84,15 @@ describe('output files are replaced only when complete', () => {
     expect(tempFiles(dir)).toEqual([])
   })
 
+  it('stdout closed early (`export | head -1`) ends quietly', async () => {
+    const run = startCli(['export', '--file', events], { cwd: dir })
+    await run.printed('event_id,')
+    run.child.stdout?.destroy()
+    const res = await run.done
+    expect(res.stderr).toBe('')
+    expect(res.code).toBe(0)
+  })
+
   it('success replaces the file, keeps its permissions, and says what was written', async () => {
     writeFileSync(prev, PREVIOUS)
     chmodSync(prev, 0o640)
