@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { isTimestampProblem, parseTimestamp } from '../../src/event/timestamp.js'
 import type { ManagedStore } from '../../src/stores/types.js'
 import { type Command, type Flags, HELP_FLAG, UsageError, type Values } from './flags.js'
 import { minLevelFlag, parseMinLevel } from './levels.js'
@@ -9,12 +8,33 @@ import { serve } from './serve.js'
 import { HTTP_READ_FLAGS, type OpenedStore, openStore, STORE_FLAGS } from './stores.js'
 import { tail } from './tail.js'
 
-/** `--from` / `--to` of `export`: an event timestamp bound (an offset becomes `+00:00`-style text). */
-function parseWhen(flag: string, value: string | boolean | undefined): string | undefined {
+type Analyze = typeof import('../../src/analyze/index.js')
+
+/**
+ * A `--from` / `--to` time in UTC microseconds, read as the report routes read times (an ISO date
+ * or date-time; `naive` says how one without an offset is read).
+ */
+function timeFlag(analyze: Analyze, flag: 'from' | 'to', value: string | boolean | undefined, naive: Parameters<Analyze['parseTimeParam']>[1]): number | undefined {
   if (value === undefined) return undefined
-  const p = parseTimestamp(value)
-  if (isTimestampProblem(p)) throw new UsageError(`--${flag} ${JSON.stringify(value)}: ${p.msg}`)
-  return p.text.endsWith('Z') ? `${p.text.slice(0, -1)}+00:00` : p.text
+  try {
+    return analyze.parseTimeParam(value as string, naive)
+  } catch (err) {
+    throw new UsageError(`--${flag} ${JSON.stringify(value)} is not an ISO time such as 2026-01-05 or 2026-01-05T08:00:00Z (${(err as Error).message})`)
+  }
+}
+
+/**
+ * `export`'s bounds in the stored form, naive UTC (as MADSci stores `event_timestamp`), so that
+ * the stores' string comparison is time order: `2026-01-05T09:00:00+01:00` is `2026-01-05T08:00:00`.
+ * The upper bound carries its microseconds (`…:00.000000`) so that it is not below a stored
+ * `…:00.000000` of the same instant.
+ */
+function storedBounds(analyze: Analyze, values: Values): { startTime?: string; endTime?: string } {
+  const from = timeFlag(analyze, 'from', values.from, 'utc')
+  const to = timeFlag(analyze, 'to', values.to, 'utc')
+  if (from !== undefined && to !== undefined && from > to) throw new UsageError('--from must not be after --to')
+  const endTime = to === undefined ? undefined : analyze.isoNaive(to)
+  return { startTime: from === undefined ? undefined : analyze.isoNaive(from), endTime: endTime && !endTime.includes('.') ? `${endTime}.000000` : endTime }
 }
 
 const BOM_FLAG: Flags = {
@@ -72,8 +92,8 @@ Examples:
   madsci-events export --db-url mongodb://localhost:27017/labdb --from 2026-01-01 --min-level WARNING --bom -o warnings.csv
   madsci-events export --file .madsci/events/events.ndjson --format ndjson | jq .event_type`,
   flags: {
-    from: { type: 'string', value: 'ISO', help: 'Events at or after this time, e.g. 2026-01-05 or 2026-01-05T08:00:00Z (without an offset: as stored, usually UTC).' },
-    to: { type: 'string', value: 'ISO', help: 'Events at or before this time.' },
+    from: { type: 'string', value: 'ISO', help: 'Events at or after this time, e.g. 2026-01-05, 2026-01-05T08:00:00Z or 2026-01-05T09:00:00+01:00 (without an offset: UTC, as events are stored).' },
+    to: { type: 'string', value: 'ISO', help: 'Events at or before this time (a date alone is its midnight).' },
     format: { type: 'string', value: 'FORMAT', help: 'Output format (default csv).', choices: ['csv', 'ndjson'] },
     ...OUTPUT_FLAG,
     ...BOM_FLAG,
@@ -87,8 +107,8 @@ Examples:
     const format = (values.format as string | undefined) ?? 'csv'
     if (values.bom && format !== 'csv') throw new UsageError('--bom is for CSV; NDJSON never starts with a byte-order mark')
     const minLevel = parseMinLevel(values['min-level'])
-    const startTime = parseWhen('from', values.from)
-    const endTime = parseWhen('to', values.to)
+    const analyze = await import('../../src/analyze/index.js')
+    const { startTime, endTime } = storedBounds(analyze, values)
     const { exportEventsCsv, exportEventsNdjson, ProgressBar } = await import('../../src/export/index.js')
     return readInto(values, async ({ store, where }, to) => {
       const out = await to.stream()
@@ -141,7 +161,8 @@ Examples:
     if (format === 'svg' && kind === 'users') throw new UsageError('--format svg is for sessions and periods; users is json or csv')
     if (values.bom && format !== 'csv') throw new UsageError('--bom is for --format csv')
     if (kind !== 'periods') for (const f of ['type', 'timezone']) if (values[f] !== undefined) throw new UsageError(`--${f} is for report periods`)
-    const { isKnownTimeZone, parseTimeParam, sessionUtilizationReport, serverLocalZone, userUtilizationReport, utilizationPeriodsReport } = await import('../../src/analyze/index.js')
+    const analyze = await import('../../src/analyze/index.js')
+    const { isKnownTimeZone, sessionUtilizationReport, serverLocalZone, userUtilizationReport, utilizationPeriodsReport } = analyze
     const { nodeUtilizationChartSvg, periodsChartSvg, reportToCsv } = await import('../../src/export/index.js')
     const timezone = (values.timezone as string | undefined) ?? 'America/Chicago'
     if (!isKnownTimeZone(timezone)) {
@@ -149,17 +170,9 @@ Examples:
     }
     if (kind === 'periods' && (values.from === undefined || values.to === undefined)) throw new UsageError('periods needs --from and --to, e.g. --from 2026-01-05 --to 2026-01-12')
     // Checked here to name the flags: the reports' own messages name the routes' start_time/end_time.
-    const bound = (flag: 'from' | 'to'): number | undefined => {
-      const v = values[flag] as string | undefined
-      if (v === undefined) return undefined
-      try {
-        return parseTimeParam(v, kind === 'periods' ? serverLocalZone() : 'utc')
-      } catch (err) {
-        throw new UsageError(`--${flag} ${JSON.stringify(v)} is not an ISO time such as 2026-01-05 or 2026-01-05T08:00:00Z (${(err as Error).message})`)
-      }
-    }
-    const start = bound('from')
-    const end = bound('to')
+    const naive = kind === 'periods' ? serverLocalZone() : 'utc'
+    const start = timeFlag(analyze, 'from', values.from, naive)
+    const end = timeFlag(analyze, 'to', values.to, naive)
     if (start !== undefined && end !== undefined && start >= end) throw new UsageError('--from must be before --to')
     return readInto(values, async ({ store, where }, to) => {
       const range = { startTime: values.from as string | undefined, endTime: values.to as string | undefined }
