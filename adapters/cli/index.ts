@@ -1,32 +1,34 @@
-import { parseArgs } from 'node:util'
 import { commands } from './commands.js'
+import { helpText, parseCommandLine, UsageError } from './flags.js'
 
 /**
- * `madsci-events <command>`: thin wrappers over the library.
- *   serve     run the Event Manager API (MADSci's routes and ours)
- *   tail      follow events live from a server (SSE; polls a Python Event Manager)
- *   export    write stored events as CSV or NDJSON
- *   report    utilization reports as JSON, CSV or SVG
- *   backup    dump a store to a backup directory
- *   restore   load a backup into a store
+ * `madsci-events <command>`: thin wrappers over the library. Exit codes: 0 done, 1 failed (store
+ * unreachable, nothing to read, a write failed), 2 a mistake in the command line (the message says
+ * which; `--help` lists every flag).
  */
-const USAGE = `Usage: madsci-events <command> [options]
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length)) + 2
+  const list = Object.entries(commands)
+    .map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`)
+    .join('\n')
+  return `Usage: madsci-events <command> [options]
 
 Commands:
-  serve     [--port 8001] [--host 127.0.0.1] [--db-url mongodb://...]
-  tail      [--url http://localhost:8001] [--min-level WARNING] [--type node_error,...] [--json]
-  export    [--from ISO] [--to ISO] [--format csv|ndjson] [--output FILE] [--db-url URL | --file PATH | --url URL]
-  report    sessions|periods|users [--from ISO] [--to ISO] [--type daily] [--timezone ZONE] [--format json|csv|svg]
-  backup    [--db-url URL | --file PATH] [--dir DIR] [--description TEXT]
-  restore   <backup-dir> [--db-url URL | --file PATH]
+${list}
 
-Configuration comes from MADSci's environment variables (EVENT_SERVER_URL, EVENT_DB_URL, ...);
-flags win. Run \`madsci-events <command> --help\` for a command's details.`
+Configuration comes from MADSci's environment variables (EVENT_SERVER_URL, EVENT_DB_URL,
+EVENT_DATABASE_NAME, ...); flags win. Without a database the commands use the event file the library
+writes with no configuration: .madsci/events/events.ndjson in the nearest directory up from the
+working directory that has a .madsci/ folder (else in the git repository's root), else
+~/.madsci/events/events.ndjson.
 
-async function main(argv: string[]): Promise<number> {
+Run \`madsci-events <command> --help\` for a command's flags. --version prints the version.`
+}
+
+async function main(argv: string[]): Promise<number | undefined> {
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${USAGE}\n`)
+    ;(name ? process.stdout : process.stderr).write(`${usage()}\n`)
     return name ? 0 : 2
   }
   if (name === '--version' || name === '-v') {
@@ -34,31 +36,36 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`)
     return 0
   }
-  const command = commands[name]
+  const command = Object.prototype.hasOwnProperty.call(commands, name) ? commands[name] : undefined
   if (!command) {
-    process.stderr.write(`madsci-events: unknown command ${JSON.stringify(name)}\n\n${USAGE}\n`)
+    process.stderr.write(`madsci-events: unknown command ${JSON.stringify(name)}\n\n${usage()}\n`)
     return 2
   }
-  let parsed
   try {
-    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true })
+    const { values, positionals } = parseCommandLine(command, rest)
+    if (values.help) {
+      process.stdout.write(helpText(name, command))
+      return 0
+    }
+    return await command.run(values, positionals)
   } catch (err) {
-    process.stderr.write(`madsci-events ${name}: ${(err as Error).message}\n${command.usage}\n`)
-    return 2
+    if (err instanceof UsageError) {
+      process.stderr.write(`madsci-events ${name}: ${err.message}\nRun \`madsci-events ${name} --help\` for the flags.\n`)
+      return 2
+    }
+    throw err
   }
-  if ((parsed.values as Record<string, unknown>).help) {
-    process.stdout.write(`${command.usage}\n`)
-    return 0
-  }
-  return command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals)
 }
 
 main(process.argv.slice(2)).then(
   (code) => {
     if (code !== undefined) process.exitCode = code
   },
-  (err: Error) => {
-    process.stderr.write(`madsci-events: ${err.message}\n`)
+  (err: NodeJS.ErrnoException) => {
+    // The reader of stdout went away (`export | head`): what it wanted was written; end quietly.
+    if (err.code === 'EPIPE') return
+    const name = process.argv[2]
+    process.stderr.write(`madsci-events${name && !name.startsWith('-') ? ` ${name}` : ''}: ${err.message}\n`)
     process.exitCode = 1
   },
 )

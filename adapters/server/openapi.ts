@@ -126,6 +126,7 @@ function staticDocument(info: { title: string; description: string; version: str
           { name: 'end_time', type: 'string' },
           { name: 'min_level', type: 'integer', default: 0 },
           { name: 'include_archived', type: 'boolean', default: false },
+          { name: 'bom', type: 'boolean', default: false, description: 'CSV only (ignored for NDJSON): start with a UTF-8 byte-order mark, so Excel reads the file as UTF-8 (°C, µL intact).' },
         ], { tags: ours, produces: 'text/csv' }),
       },
       '/events/aggregate': {

@@ -151,6 +151,7 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
     const endTime = q.datetime('end_time')
     const includeArchived = q.bool('include_archived', false)
     const save = q.bool('save_to_file', false)
+    const bom = q.bool('bom', false)
     const rawLevel = q.str('min_level')
     q.check()
     if (format !== 'csv' && format !== 'ndjson') throw validationError([{ type: 'enum', loc: ['query', 'format'], msg: "Input should be 'csv' or 'ndjson'", input: format }])
@@ -196,7 +197,7 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
         await source.close()
         throw err
       }
-      const r = format === 'csv' ? await exportEventsCsv(source, out) : await exportEventsNdjson(source, out)
+      const r = format === 'csv' ? await exportEventsCsv(source, out, { bom }) : await exportEventsNdjson(source, out)
       return sendJson(res, 200, { success: true, file_path: file, rows: r.rows, format })
     }
     res.writeHead(200, {
@@ -207,7 +208,7 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
     const abort = new AbortController()
     req.raw.on('close', () => abort.abort())
     try {
-      if (format === 'csv') await exportEventsCsv(source, res, { signal: abort.signal })
+      if (format === 'csv') await exportEventsCsv(source, res, { signal: abort.signal, bom })
       else await exportEventsNdjson(source, res, { signal: abort.signal })
     } catch (err) {
       if (!abort.signal.aborted) throw err

@@ -1,8 +1,9 @@
 import { envBool, envMongoUrl, envNumber, envValue, redactUrl } from '../../src/config/env.js'
-import { resolveMadsciDir, resolveMadsciPath } from '../../src/config/madsci-dir.js'
+import { defaultEventFile, resolveMadsciDir, resolveMadsciPath } from '../../src/config/madsci-dir.js'
 import { ConfigError } from '../../src/errors.js'
 import { type EventLogLevel, parseLevel } from '../../src/event/levels.js'
 import { newUlid } from '../../src/event/ulid.js'
+import { mongoUrlDatabase } from '../../src/config/mongo-url.js'
 import { EMAIL_ALERTS_DEFAULTS, emailAlertsFromEnv } from '../../src/notify/index.js'
 import { join } from 'node:path'
 
@@ -134,7 +135,7 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
   f('otel_endpoint', 'EVENT_OTEL_ENDPOINT', 'OpenTelemetry Endpoint', 'Accepted for compatibility, no effect.', nullable({ type: 'string' })),
   f('otel_protocol', 'EVENT_OTEL_PROTOCOL', 'OpenTelemetry Protocol', 'Accepted for compatibility, no effect.', { type: 'string', enum: ['grpc', 'http'] }),
   f('document_db_url', ['EVENT_DB_URL', 'EVENT_DOCUMENT_DB_URL', 'DOCUMENT_DB_URL', 'MONGO_DB_URL', 'DB_URL'], 'Document Database URL', 'The MongoDB URL; when unset, events go to the embedded file store (data_file). Secret: redacted in /settings.', { ...nullable({ type: 'string', format: 'uri', minLength: 1 }), secret: true }),
-  f('database_name', 'EVENT_DATABASE_NAME', 'Database Name', 'The name of the MongoDB database where events are stored.', { type: 'string' }),
+  f('database_name', 'EVENT_DATABASE_NAME', 'Database Name', 'The name of the MongoDB database where events are stored. Unset: the database named in the URL path (mongodb://host/labdb), else madsci_events.', { type: 'string' }),
   f('collection_name', 'EVENT_COLLECTION_NAME', 'Collection Name', 'The name of the MongoDB collection where events are stored.', { type: 'string' }),
   f('alert_level', 'EVENT_ALERT_LEVEL', 'Alert Level', 'The log level at which to send an alert.', { $ref: '#/$defs/EventLogLevel' }),
   f('email_alerts', ['EVENT_EMAIL_ALERTS', 'EVENT_EMAIL_ALERTS__<FIELD>'], 'Email Alerts Configuration', 'The configuration for sending email alerts (smtp_username and smtp_password are redacted in /settings).', nullable({ $ref: '#/$defs/EmailAlertsConfig' })),
@@ -154,7 +155,7 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
   f('cors_origins', 'EVENT_CORS_ORIGINS', 'CORS Origins', 'Allowed origins: ["*"] (MADSci) or a list (comma-separated or JSON).', { type: 'array', items: { type: 'string' } }, false),
   f('max_body_bytes', 'EVENT_MAX_BODY_BYTES', 'Max Body Bytes', 'Request body limit; larger requests get 413.', int(1024), false),
   f('export_dir', 'EVENT_EXPORT_DIR', 'Export Directory', 'Where save_to_file/output_path may write (paths outside are refused); "none" turns saving off.', nullable({ type: 'string' }), false),
-  f('data_file', 'EVENT_DATA_FILE', 'Embedded Store File', 'NDJSON file of the embedded store, used when no database URL is set.', { type: 'string' }, false),
+  f('data_file', 'EVENT_DATA_FILE', 'Embedded Store File', 'NDJSON file of the embedded store, used when no database URL is set. Default: the library\'s zero-configuration file (EVENT_CLIENT_FILE, else .madsci/events/events.ndjson), so the server shows what the library logged.', { type: 'string' }, false),
   f('ingest_timeout_ms', 'EVENT_INGEST_TIMEOUT_MS', 'Ingest Timeout', 'How long POST /event waits for the database before answering 503 (the event stays queued and is stored later).', int(0), false),
   f('live_poll_interval_ms', 'EVENT_LIVE_POLL_INTERVAL_MS', 'Live Poll Interval', 'Poll interval for events other instances write, when the database has no change streams.', int(50), false),
   f('live_buffer_events', 'EVENT_LIVE_BUFFER_EVENTS', 'Live Buffer Events', 'Events kept in memory to resume live streams (older ids resume from the database).', int(100), false),
@@ -209,6 +210,8 @@ function emailAlertsEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | null 
   return given ? { ...EMAIL_ALERTS_DEFAULTS, ...given } : null
 }
 
+const DEFAULT_DATABASE = 'madsci_events'
+
 /** The defaults, as a freshly constructed settings object with no environment. */
 export function defaultSettings(madsciDir = resolveMadsciDir()): ServerSettings {
   return {
@@ -236,7 +239,7 @@ export function defaultSettings(madsciDir = resolveMadsciDir()): ServerSettings 
     otel_endpoint: null,
     otel_protocol: 'grpc',
     document_db_url: null,
-    database_name: 'madsci_events',
+    database_name: DEFAULT_DATABASE,
     collection_name: 'events',
     alert_level: 40,
     email_alerts: null,
@@ -256,7 +259,7 @@ export function defaultSettings(madsciDir = resolveMadsciDir()): ServerSettings 
     cors_origins: ['*'],
     max_body_bytes: 16 * 1024 * 1024,
     export_dir: join(madsciDir, 'exports'),
-    data_file: join(madsciDir, 'events', 'server-events.ndjson'),
+    data_file: join(madsciDir, 'events', 'events.ndjson'),
     ingest_timeout_ms: 5000,
     live_poll_interval_ms: 500,
     live_buffer_events: 10_000,
@@ -298,7 +301,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   s.otel_protocol = oneOf(env, 'EVENT_OTEL_PROTOCOL', ['grpc', 'http'] as const, d.otel_protocol)
   const docUrl = str('DOCUMENT_DB_URL')
   s.document_db_url = envMongoUrl(env)?.url ?? (docUrl && /^mongodb(\+srv)?:\/\//i.test(docUrl) ? docUrl : null)
-  s.database_name = str('EVENT_DATABASE_NAME') ?? d.database_name
+  // As the library's MongoStore: the variable, else the database named in the URL's path.
+  s.database_name = str('EVENT_DATABASE_NAME') ?? (s.document_db_url ? mongoUrlDatabase(s.document_db_url) : undefined) ?? d.database_name
   s.collection_name = str('EVENT_COLLECTION_NAME') ?? d.collection_name
   const alert = str('EVENT_ALERT_LEVEL')
   if (alert !== undefined) {
@@ -326,8 +330,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   s.max_body_bytes = intEnv(env, 'EVENT_MAX_BODY_BYTES', 1024, d.max_body_bytes)
   const exportDir = str('EVENT_EXPORT_DIR')
   if (exportDir) s.export_dir = exportDir.toLowerCase() === 'none' ? null : resolveMadsciPath(exportDir, env)
+  // By default the library's zero-configuration file, so `serve` shows what was logged without config.
   const dataFile = str('EVENT_DATA_FILE')
-  if (dataFile) s.data_file = resolveMadsciPath(dataFile, env)
+  s.data_file = dataFile ? resolveMadsciPath(dataFile, env) : defaultEventFile(env)
   s.ingest_timeout_ms = intEnv(env, 'EVENT_INGEST_TIMEOUT_MS', 0, d.ingest_timeout_ms)
   s.live_poll_interval_ms = intEnv(env, 'EVENT_LIVE_POLL_INTERVAL_MS', 50, d.live_poll_interval_ms)
   s.live_buffer_events = intEnv(env, 'EVENT_LIVE_BUFFER_EVENTS', 100, d.live_buffer_events)
@@ -338,6 +343,10 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
 export function loadSettings(overrides: Partial<ServerSettings> = {}, env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<ServerSettings>
   const merged = { ...settingsFromEnv(env), ...defined }
+  // A database URL given in code names its database as one from the environment does.
+  if (defined.document_db_url && defined.database_name === undefined && envValue(env, 'EVENT_DATABASE_NAME') === undefined) {
+    merged.database_name = mongoUrlDatabase(defined.document_db_url) ?? DEFAULT_DATABASE
+  }
   if (!merged.manager_id) merged.manager_id = newUlid()
   if (merged.email_alerts === undefined) merged.email_alerts = null
   return merged

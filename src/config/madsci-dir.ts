@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { envValue } from './env.js'
 
 /**
  * The project's `.madsci` directory, found as MADSci finds it (SPEC §3.1): walk up from
@@ -38,4 +39,14 @@ export function resolveMadsciPath(path: string, env: NodeJS.ProcessEnv = process
     return join(resolveMadsciDir(env, cwd), path.slice('.madsci'.length + 1))
   }
   return resolve(cwd, path)
+}
+
+/**
+ * The zero-configuration event file: where `createEventLogger()` with no store writes and where
+ * `madsci-events serve` with no database or `EVENT_DATA_FILE` stores (and so shows live what the
+ * library logged). `EVENT_CLIENT_FILE` if set, else `<.madsci>/events/events.ndjson`.
+ */
+export function defaultEventFile(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  const given = envValue(env, 'EVENT_CLIENT_FILE')
+  return given ? resolveMadsciPath(given, env, cwd) : join(resolveMadsciDir(env, cwd), 'events', 'events.ndjson')
 }

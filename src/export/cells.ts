@@ -8,6 +8,13 @@
 import type { Options } from 'csv-stringify'
 import { pyFloatRepr } from '../analyze/pynum.js'
 
+/**
+ * The UTF-8 byte-order mark the `bom` options put first. Excel opens a CSV without it in the
+ * machine's legacy code page (`°C` shows as `Â°C`); with it, as UTF-8. Other readers (pandas,
+ * Python's csv, databases) do not need it and may keep it in the first header, so it is off by default.
+ */
+export const UTF8_BOM = '\uFEFF'
+
 /** csv-stringify options matching Python's excel dialect. */
 export const EXCEL_DIALECT: Options = {
   delimiter: ',',

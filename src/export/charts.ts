@@ -8,10 +8,13 @@
  *
  * Labels come from the data and are escaped; an error report renders as a chart with the message.
  */
-import { clip, el, niceTicks, num, svgDocument, text } from './svg.js'
+import { clip, el, niceTicks, num, svgDocument, text, textWidth } from './svg.js'
 
 export interface ChartOptions {
-  /** Pixels. Defaults: 900 × 420 (time series), 900 × (80 + 34 per node) (nodes). */
+  /**
+   * Pixels. Defaults: the time series 900 wide and as tall as its labels need (a 268 px plot);
+   * the nodes chart 900 wide (wider when names and figures need it) and 34 px per node.
+   */
   width?: number
   height?: number
   /** Title line; a default is derived from the report. */
@@ -51,6 +54,72 @@ function messageChart(title: string, message: string, options: ChartOptions): st
   )
 }
 
+/**
+ * A legend row with its baseline at `y`: per item a swatch (a box, or a line for a line series)
+ * and its label, each item placed after the previous label's (estimated) width.
+ */
+function legend(x: number, y: number, font: string, items: Array<{ label: string; color: string; line?: boolean }>): string {
+  const parts: string[] = []
+  let at = x
+  for (const item of items) {
+    parts.push(
+      item.line
+        ? el('line', { x1: at, x2: at + 22, y1: y - 4, y2: y - 4, stroke: item.color, 'stroke-width': 2 })
+        : el('rect', { x: at, y: y - 10, width: 12, height: 12, fill: item.color }),
+    )
+    const tx = at + (item.line ? 28 : 18)
+    parts.push(el('text', { x: tx, y, 'font-family': font, 'font-size': 12, fill: CHART_COLORS.text }, text(item.label)))
+    at = tx + textWidth(item.label, 12) + 24
+  }
+  return el('g', { class: 'legend' }, ...parts)
+}
+
+const AXIS_FONT = 11
+/** Degrees period labels are turned when they do not fit side by side. */
+const LABEL_ANGLE = 40
+const LEGEND_ROW = 16
+
+interface PeriodsLayout {
+  m: { left: number; right: number; top: number; bottom: number }
+  height: number
+  /** Width of one period. */
+  step: number
+  labelEvery: number
+  rotated: boolean
+  /** Baseline of the legend. */
+  legendY: number
+}
+
+/**
+ * Where the periods chart puts things, from the labels' estimated widths: labels side by side
+ * when they fit, else turned 40° and thinned so neighbours do not touch; the left margin leaves
+ * room for the first turned label, and the legend goes below the labels. Without a `height`
+ * the plot keeps its height (268 px) and the picture grows with the labels; with one, the plot
+ * gets what the labels leave.
+ */
+function periodsLayout(labels: string[], width: number, fixedHeight: number | undefined): PeriodsLayout {
+  const widest = Math.max(0, ...labels.map((l) => textWidth(l, AXIS_FONT)))
+  const rad = (LABEL_ANGLE * Math.PI) / 180
+  const n = Math.max(1, labels.length)
+  const m = { left: 64, right: 64, top: 56, bottom: 0 }
+  let step = (width - m.left - m.right) / n
+  const rotated = widest + 8 > step
+  if (rotated) {
+    // The first label runs left of its period by widest·cos(angle): widen the margin to keep it in.
+    for (let k = 0; k < 2; k++) {
+      m.left = Math.max(64, Math.ceil(widest * Math.cos(rad) + 6 - step / 2))
+      step = (width - m.left - m.right) / n
+    }
+  }
+  // Turned labels are 1.4 lines apart at least (measured across them); side by side never closer than their width.
+  const labelEvery = rotated ? Math.max(1, Math.ceil((AXIS_FONT * 1.4) / (step * Math.sin(rad)))) : 1
+  const labelsHeight = rotated ? widest * Math.sin(rad) + AXIS_FONT * Math.cos(rad) : AXIS_FONT
+  m.bottom = Math.ceil(AXIS_FONT + 4 + labelsHeight + 14 + LEGEND_ROW)
+  const height = fixedHeight ?? m.top + 268 + m.bottom
+  const plotBottom = height - m.bottom
+  return { m, height, step, labelEvery, rotated, legendY: Math.ceil(plotBottom + AXIS_FONT + 4 + labelsHeight + 14 + 12) }
+}
+
 /** The time-series chart of a `/utilization/periods` report. */
 export function periodsChartSvg(report: Obj, options: ChartOptions = {}): string {
   const meta = obj(report.summary_metadata)
@@ -61,9 +130,13 @@ export function periodsChartSvg(report: Obj, options: ChartOptions = {}): string
   if (points.length === 0) return messageChart(title, 'No periods in this range', options)
 
   const width = options.width ?? 900
-  const height = options.height ?? 420
   const font = options.fontFamily ?? FONT
-  const m = { left: 64, right: 64, top: 56, bottom: 96 }
+  const layout = periodsLayout(
+    points.map((p) => clip(String(p.period_display ?? ''), 24)),
+    width,
+    options.height,
+  )
+  const { m, height, step, labelEvery, rotated } = layout
   const pw = width - m.left - m.right
   const ph = height - m.top - m.bottom
   const utils = points.map((p) => numOr(p.utilization))
@@ -72,7 +145,6 @@ export function periodsChartSvg(report: Obj, options: ChartOptions = {}): string
   const uMax = uTicks[uTicks.length - 1]
   const eTicks = niceTicks(Math.max(1, ...exps), 5)
   const eMax = eTicks[eTicks.length - 1]
-  const step = pw / points.length
   const barW = Math.max(1, step * 0.7)
   const y = (v: number, max: number): number => m.top + ph - (v / max) * ph
   const parts: string[] = [el('rect', { x: 0, y: 0, width, height, fill: '#ffffff' })]
@@ -97,8 +169,8 @@ export function periodsChartSvg(report: Obj, options: ChartOptions = {}): string
   }
   parts.push(el('line', { x1: m.left, x2: m.left, y1: m.top, y2: m.top + ph, stroke: CHART_COLORS.axis }))
   parts.push(el('line', { x1: m.left, x2: m.left + pw, y1: m.top + ph, y2: m.top + ph, stroke: CHART_COLORS.axis }))
-  // Bars with tooltips.
-  const labelEvery = Math.max(1, Math.ceil(points.length / 24))
+  // Bars with tooltips; period labels under the axis (every `labelEvery`th, rotated when they do not fit).
+  const labels: string[] = []
   points.forEach((p, i) => {
     const u = utils[i]
     const x = m.left + i * step + (step - barW) / 2
@@ -107,22 +179,23 @@ export function periodsChartSvg(report: Obj, options: ChartOptions = {}): string
     parts.push(el('rect', { x, y: y(u, uMax), width: barW, height: (u / uMax) * ph, fill: CHART_COLORS.utilization }, el('title', {}, text(tip))))
     if (i % labelEvery === 0) {
       const lx = m.left + i * step + step / 2
-      const ly = m.top + ph + 14
-      parts.push(
-        el('text', { x: lx, y: ly, transform: `rotate(-40 ${num(lx)} ${num(ly)})`, 'text-anchor': 'end', 'font-family': font, 'font-size': 11, fill: CHART_COLORS.axis }, text(clip(label, 24))),
-      )
+      const ly = m.top + ph + AXIS_FONT + 4
+      const attrs = rotated ? { transform: `rotate(-${LABEL_ANGLE} ${num(lx)} ${num(ly)})`, 'text-anchor': 'end' } : { 'text-anchor': 'middle' }
+      labels.push(el('text', { x: lx, y: ly, ...attrs, 'font-family': font, 'font-size': AXIS_FONT, fill: CHART_COLORS.axis }, text(clip(label, 24))))
     }
   })
+  parts.push(el('g', { class: 'x-labels' }, ...labels))
   // Experiments line.
   const coords = exps.map((e, i) => `${num(m.left + i * step + step / 2)},${num(y(e, eMax))}`)
   parts.push(el('polyline', { points: coords.join(' '), fill: 'none', stroke: CHART_COLORS.experiments, 'stroke-width': 2 }))
   exps.forEach((e, i) => parts.push(el('circle', { cx: m.left + i * step + step / 2, cy: y(e, eMax), r: 3, fill: CHART_COLORS.experiments })))
-  // Legend.
-  const ly = height - 18
-  parts.push(el('rect', { x: m.left, y: ly - 10, width: 12, height: 12, fill: CHART_COLORS.utilization }))
-  parts.push(el('text', { x: m.left + 18, y: ly, 'font-family': font, 'font-size': 12, fill: CHART_COLORS.text }, text('Utilization (%)')))
-  parts.push(el('line', { x1: m.left + 150, x2: m.left + 172, y1: ly - 4, y2: ly - 4, stroke: CHART_COLORS.experiments, 'stroke-width': 2 }))
-  parts.push(el('text', { x: m.left + 178, y: ly, 'font-family': font, 'font-size': 12, fill: CHART_COLORS.text }, text('Experiments')))
+  // Legend, below the period labels.
+  parts.push(
+    legend(m.left, layout.legendY, font, [
+      { label: 'Utilization (%)', color: CHART_COLORS.utilization },
+      { label: 'Experiments', color: CHART_COLORS.experiments, line: true },
+    ]),
+  )
   return svgDocument(width, height, title, ...parts)
 }
 
@@ -162,10 +235,23 @@ export function nodeUtilizationChartSvg(report: Obj, options: ChartOptions = {})
   if (bars.length === 0) return messageChart(title, 'No node activity in this range', options)
   const font = options.fontFamily ?? FONT
   const rowH = 34
-  const width = options.width ?? 900
-  const height = options.height ?? 110 + rowH * bars.length
-  const m = { left: 220, right: 200, top: 64, bottom: 46 }
-  const pw = width - m.left - m.right
+  const rows = bars.map((b) => {
+    const util = b.utilization ?? (b.busy + b.idle > 0 ? (b.busy / (b.busy + b.idle)) * 100 : 0)
+    return { b, name: clip(b.name, 30), figures: `${num(b.busy)} h busy · ${num(b.idle)} h idle · ${num(util)} %` }
+  })
+  // Margins fit the longest name and figures (estimated), so neither runs off the picture; the
+  // picture widens (when no width is given) to keep the bars at least 240 px long.
+  const m = {
+    left: Math.ceil(Math.max(80, ...rows.map((r) => textWidth(r.name, 12))) + 30),
+    right: Math.ceil(Math.max(80, ...rows.map((r) => textWidth(r.figures, 12))) + 20),
+    top: 64,
+  }
+  const width = options.width ?? Math.max(900, m.left + m.right + 240)
+  const plotBottom = m.top + rowH * rows.length
+  // Tick labels under the bars, then the legend one row further down.
+  const legendY = plotBottom + 44
+  const height = options.height ?? legendY + 16
+  const pw = Math.max(40, width - m.left - m.right)
   const ticks = niceTicks(Math.max(...bars.map((b) => b.busy + b.idle), 1e-9), 5)
   const max = ticks[ticks.length - 1]
   const x = (h: number): number => m.left + (h / max) * pw
@@ -174,26 +260,25 @@ export function nodeUtilizationChartSvg(report: Obj, options: ChartOptions = {})
   parts.push(
     el('text', { x: 20, y: 48, 'font-family': font, 'font-size': 12, fill: CHART_COLORS.muted }, text(`${String(meta.analysis_start ?? '')} – ${String(meta.analysis_end ?? '')} UTC · ${numOr(meta.total_sessions)} sessions`)),
   )
-  const plotBottom = m.top + rowH * bars.length
+  const tickLabels: string[] = []
   for (const t of ticks) {
     parts.push(el('line', { x1: x(t), x2: x(t), y1: m.top - 4, y2: plotBottom, stroke: CHART_COLORS.grid }))
-    parts.push(el('text', { x: x(t), y: plotBottom + 16, 'text-anchor': 'middle', 'font-family': font, 'font-size': 11, fill: CHART_COLORS.axis }, text(`${t} h`)))
+    tickLabels.push(el('text', { x: x(t), y: plotBottom + 16, 'text-anchor': 'middle', 'font-family': font, 'font-size': AXIS_FONT, fill: CHART_COLORS.axis }, text(`${t} h`)))
   }
-  bars.forEach((b, i) => {
+  parts.push(el('g', { class: 'x-labels' }, ...tickLabels))
+  rows.forEach(({ b, name, figures }, i) => {
     const yy = m.top + i * rowH + 6
     const h = rowH - 12
-    const util = b.utilization ?? (b.busy + b.idle > 0 ? (b.busy / (b.busy + b.idle)) * 100 : 0)
-    parts.push(el('text', { x: m.left - 10, y: yy + h / 2 + 4, 'text-anchor': 'end', 'font-family': font, 'font-size': 12, fill: CHART_COLORS.text }, text(clip(b.name, 30))))
+    parts.push(el('text', { x: m.left - 10, y: yy + h / 2 + 4, 'text-anchor': 'end', 'font-family': font, 'font-size': 12, fill: CHART_COLORS.text }, text(name)))
     parts.push(el('rect', { x: m.left, y: yy, width: x(b.busy) - m.left, height: h, fill: CHART_COLORS.busy }, el('title', {}, text(`${b.name}: ${num(b.busy)} h busy`))))
     parts.push(el('rect', { x: x(b.busy), y: yy, width: x(b.busy + b.idle) - x(b.busy), height: h, fill: CHART_COLORS.idle }, el('title', {}, text(`${b.name}: ${num(b.idle)} h idle`))))
-    parts.push(
-      el('text', { x: width - m.right + 10, y: yy + h / 2 + 4, 'font-family': font, 'font-size': 12, fill: CHART_COLORS.muted }, text(`${num(b.busy)} h busy · ${num(b.idle)} h idle · ${num(util)} %`)),
-    )
+    parts.push(el('text', { x: width - m.right + 10, y: yy + h / 2 + 4, 'font-family': font, 'font-size': 12, fill: CHART_COLORS.muted }, text(figures)))
   })
-  const ly = height - 14
-  parts.push(el('rect', { x: m.left, y: ly - 10, width: 12, height: 12, fill: CHART_COLORS.busy }))
-  parts.push(el('text', { x: m.left + 18, y: ly, 'font-family': font, 'font-size': 12, fill: CHART_COLORS.text }, text('Busy')))
-  parts.push(el('rect', { x: m.left + 80, y: ly - 10, width: 12, height: 12, fill: CHART_COLORS.idle }))
-  parts.push(el('text', { x: m.left + 98, y: ly, 'font-family': font, 'font-size': 12, fill: CHART_COLORS.text }, text('Idle')))
+  parts.push(
+    legend(m.left, legendY, font, [
+      { label: 'Busy', color: CHART_COLORS.busy },
+      { label: 'Idle', color: CHART_COLORS.idle },
+    ]),
+  )
   return svgDocument(width, height, title, ...parts)
 }

@@ -21,6 +21,8 @@
  * | `archived` | `true` / `false` |
  * | `archived_at` | empty when null |
  *
+ * With `bom: true` the output starts with a UTF-8 byte-order mark (for Excel; see `UTF8_BOM`).
+ *
  * Text cells starting with `=`, `+`, `-`, `@`, tab or CR are prefixed with `'` so spreadsheets
  * show them as text (option `neutralizeFormulas`, default true). `event_data` JSON starts with
  * `{`, `[`, `"` or a digit and is only touched when it is a bare negative number.
@@ -66,6 +68,8 @@ export interface EventCsvOptions extends ExportOptions {
   neutralizeFormulas?: boolean
   /** Write the header row (default true). */
   header?: boolean
+  /** Start with a UTF-8 byte-order mark, so Excel reads the file as UTF-8 (`°C`, `µL` intact). Default false: other readers do not need it. */
+  bom?: boolean
 }
 
 export interface ExportResult {
@@ -124,7 +128,7 @@ export async function exportEventsCsv(source: AsyncIterable<Event>, writable: Wr
   const header = [...EVENT_CSV_COLUMNS] as string[]
   if (options.idColumn === '_id') header[0] = '_id'
   const tick = progressTicker(options)
-  const csv = stringify({ ...EXCEL_DIALECT, header: options.header ?? true, columns: header })
+  const csv = stringify({ ...EXCEL_DIALECT, header: options.header ?? true, columns: header, bom: options.bom === true })
   const delivered = start(csv, writable, options)
   let rows = 0
   try {

@@ -6,7 +6,7 @@
  * section titles (`=== NODE SUMMARY ===`) are constants, not data, and are written as upstream does.
  */
 import { stringify } from 'csv-stringify/sync'
-import { EXCEL_DIALECT, pyCell, type NumberKind } from './cells.js'
+import { EXCEL_DIALECT, pyCell, UTF8_BOM, type NumberKind } from './cells.js'
 
 export type ReportKind = 'sessions' | 'periods' | 'user'
 
@@ -15,6 +15,8 @@ export interface ReportCsvOptions {
   neutralizeFormulas?: boolean
   /** `detailed` (default; what `/utilization/user` serves) or upstream's unused `summary` layout. */
   userVariant?: 'detailed' | 'summary'
+  /** Start with a UTF-8 byte-order mark, so Excel reads the file as UTF-8 (`°C`, `µL` intact). Default false: other readers do not need it. */
+  bom?: boolean
 }
 
 /** The file names the routes use in `Content-Disposition`. */
@@ -297,5 +299,5 @@ export function reportToCsv(kind: ReportKind, report: Record<string, unknown>, o
   if (kind === 'periods') periodsCsv(report, sheet)
   else if (kind === 'user') userCsv(report, sheet, options.userVariant ?? 'detailed')
   else sessionsCsv(report, sheet)
-  return sheet.text()
+  return (options.bom ? UTF8_BOM : '') + sheet.text()
 }

@@ -77,3 +77,13 @@ export function clip(label: string, max: number): string {
   const chars = [...label]
   return chars.length <= max ? label : chars.slice(0, Math.max(1, max - 1)).join('') + '…'
 }
+
+/**
+ * An upper estimate of a text's rendered width in pixels: 0.62 em per character, the widest
+ * average of the common sans-serif fonts for digits and lowercase (DejaVu Sans, Liberation,
+ * Segoe UI). The charts size their margins with it, so labels never run into each other or off
+ * the picture; an overestimate only leaves a little more room.
+ */
+export function textWidth(label: string, fontSize: number): number {
+  return [...label].length * fontSize * 0.62
+}

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { envLevel, envMongoUrl, envNumber, envSource, envValue } from '../config/env.js'
-import { resolveMadsciDir, resolveMadsciPath } from '../config/madsci-dir.js'
+import { defaultEventFile, resolveMadsciDir, resolveMadsciPath } from '../config/madsci-dir.js'
 import { ConfigError } from '../errors.js'
 import { type EventLogLevel, parseLevel } from '../event/levels.js'
 import type { OwnershipInfo } from '../event/model.js'
@@ -154,8 +154,8 @@ export function resolveSinks(options: EventLoggerOptions, env: NodeJS.ProcessEnv
   const wantFile = options.file !== undefined ? options.file !== false : sinks.length === 0
   if (wantFile) {
     const f: FileSinkOptions = typeof options.file === 'string' ? { path: options.file } : typeof options.file === 'object' ? options.file : {}
-    const path = f.path ?? envValue(env, 'EVENT_CLIENT_FILE') ?? join(resolveMadsciDir(env), 'events', 'events.ndjson')
-    sinks.push(new FileStore(resolveMadsciPath(path, env), { maxBytes: f.maxBytes, maxFiles: f.maxFiles }))
+    const path = f.path !== undefined ? resolveMadsciPath(f.path, env) : defaultEventFile(env)
+    sinks.push(new FileStore(path, { maxBytes: f.maxBytes, maxFiles: f.maxFiles }))
   }
   const reader = sinks.find((s): s is Sink & Reader => typeof (s as Partial<Reader>).getEvent === 'function')
   return { sinks, reader, network }

@@ -8,11 +8,12 @@ import {
   MongoServerError,
   type WriteConcernSettings,
 } from 'mongodb'
-import { StoreRejectedError, StoreUnavailableError } from '../errors.js'
+import { ConfigError, StoreRejectedError, StoreUnavailableError } from '../errors.js'
 import type { Event } from '../event/model.js'
 import { documentToEvent, eventToDocument } from '../event/serialize.js'
 import { makeWarning, type WarningListener } from '../warnings.js'
 import { redactUrl } from '../config/env.js'
+import { mongoUrlDatabase } from '../config/mongo-url.js'
 import { validateSelector } from './selector.js'
 import type {
   ArchiveOptions,
@@ -26,8 +27,9 @@ import type {
 } from './types.js'
 
 /**
- * MongoDB store, with the official driver. Database `madsci_events`, collection `events` by
- * default, documents exactly as MADSci's `Event.to_mongo()` (the event id is `_id`,
+ * MongoDB store, with the official driver. Database: the `database` option, else the one named in
+ * the URL's path (`mongodb://host/labdb`, as the driver reads it), else `madsci_events`; collection
+ * `events` by default. Documents exactly as MADSci's `Event.to_mongo()` (the event id is `_id`,
  * `event_timestamp` a string), so a Python Event Manager can share the database.
  *
  * - Writes: `insertMany({ ordered: false })`; a duplicate `_id` (E11000) counts as delivered, so a
@@ -38,7 +40,7 @@ import type {
  */
 
 export interface MongoStoreOptions {
-  /** Default `madsci_events` (MADSci's `database_name`). */
+  /** Default: the database named in the URL's path, else `madsci_events` (MADSci's `database_name`). */
   database?: string
   /** Default `events` (MADSci's `collection_name`). */
   collection?: string
@@ -52,6 +54,11 @@ export interface MongoStoreOptions {
   initSchemaVersion?: boolean
   /** Degraded-mode notices (index refused, no TTL...). */
   onWarning?: WarningListener
+  /**
+   * Open for reading only: nothing is created (no database, collection, index or
+   * `schema_versions` record) and writes are refused with a `ConfigError`. Default false.
+   */
+  readOnly?: boolean
 }
 
 /** MADSci's schema version (its `schema.json`). */
@@ -84,8 +91,9 @@ export class MongoStore implements ManagedStore {
     this.#client = new MongoClient(url, {
       appName: 'madsci-events',
       // Fail a write in 5 s when the server is down (the driver's default is 30 s): the pipeline
-      // retries with backoff and spools, which is better than a long silent wait.
-      serverSelectionTimeoutMS: 5000,
+      // retries with backoff and spools, which is better than a long silent wait. A timeout in
+      // the URL wins (options given here would override it).
+      ...(/[?&]serverSelectionTimeoutMS=/i.test(url) ? {} : { serverSelectionTimeoutMS: 5000 }),
       ...options.clientOptions,
     })
   }
@@ -95,7 +103,7 @@ export class MongoStore implements ManagedStore {
   }
 
   get databaseName(): string {
-    return this.#opts.database ?? 'madsci_events'
+    return this.#opts.database ?? mongoUrlDatabase(this.url) ?? 'madsci_events'
   }
 
   get collectionName(): string {
@@ -124,9 +132,10 @@ export class MongoStore implements ManagedStore {
   async #open(): Promise<void> {
     await this.#client.connect()
     const db = this.#client.db(this.databaseName)
-    if (this.#opts.initSchemaVersion !== false) await this.#initSchemaVersion(db)
+    const create = this.#opts.readOnly !== true
+    if (create && this.#opts.initSchemaVersion !== false) await this.#initSchemaVersion(db)
     const events = db.collection(this.collectionName)
-    if (this.#opts.createIndexes !== false) {
+    if (create && this.#opts.createIndexes !== false) {
       for (const [keys, name] of [
         [{ event_timestamp: 1 }, 'event_timestamp_1'],
         [{ log_level: 1 }, 'log_level_1'],
@@ -177,8 +186,20 @@ export class MongoStore implements ManagedStore {
     return this.#events as Collection
   }
 
+  /** The error for a change to a store opened read-only. */
+  #refused(what: string): ConfigError | undefined {
+    return this.#opts.readOnly ? new ConfigError('readOnly', `${this.target} was opened read-only; ${what} is refused (open it without readOnly to change it)`) : undefined
+  }
+
+  /** The collection for a change; refused when opened read-only. */
+  async #writable(what: string): Promise<Collection> {
+    const refused = this.#refused(what)
+    if (refused) throw refused
+    return this.#collection()
+  }
+
   async write(batch: readonly PipelineEvent[]): Promise<WriteResult> {
-    const events = await this.#collection()
+    const events = await this.#writable('writing events')
     const docs: Document[] = []
     const rejected: WriteResult['rejected'] = []
     const valid: PipelineEvent[] = []
@@ -294,6 +315,8 @@ export class MongoStore implements ManagedStore {
 
   /** Archive all the given ids, or events before a date, in batches (MADSci's loop, without its one-batch limit for ids). */
   archiveEvents(options: ArchiveOptions): Promise<number> {
+    const refused = this.#refused('archiving')
+    if (refused) return Promise.reject(refused)
     const batchSize = Math.max(1, options.batchSize ?? 1000)
     const maxBatches = options.maxBatches ?? 0
     return this.#read(async (c) => {
@@ -340,6 +363,8 @@ export class MongoStore implements ManagedStore {
   }
 
   purgeArchived(olderThanDays: number): Promise<number> {
+    const refused = this.#refused('purging')
+    if (refused) return Promise.reject(refused)
     return this.#read(async (c) => {
       const cutoff = new Date(Date.now() - olderThanDays * 86_400_000)
       const res = await c.deleteMany({ archived: true, archived_at: { $lt: cutoff } })
@@ -352,7 +377,7 @@ export class MongoStore implements ManagedStore {
    * when the server has no TTL indexes (FerretDB v1): the caller then purges periodically.
    */
   async ensureRetentionIndex(hardDeleteAfterDays: number): Promise<boolean> {
-    const c = await this.#collection()
+    const c = await this.#writable('creating the retention index')
     const expireAfterSeconds = Math.round(hardDeleteAfterDays * 86_400)
     try {
       const existing = (await c.indexes()).find((i) => i.name === 'archived_at_1')

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -149,6 +149,24 @@ describe('the packed package in a scratch project', () => {
     expect(readdirSync(join(project, 'node_modules', 'madsci-events'))).not.toContain('src')
   })
 
+  it('installs the madsci-events command, which runs from the package (its code split in chunks)', () => {
+    const bin = join(project, 'node_modules', '.bin', 'madsci-events')
+    const help = spawnSync(bin, ['--help'], { cwd: project, encoding: 'utf8', env: cleanEnv() })
+    expect(help.stderr).toBe('')
+    expect(help.status).toBe(0)
+    expect(help.stdout).toContain('Commands:')
+    const missing = spawnSync(bin, ['export', '--file', join(project, 'none.ndjson')], { cwd: project, encoding: 'utf8', env: cleanEnv() })
+    expect([missing.status, missing.stderr]).toEqual([1, `madsci-events export: no event file at ${join(project, 'none.ndjson')}\n`])
+  })
+
+  it('ships the MIT LICENSE package.json names', () => {
+    const dir = join(project, 'node_modules', 'madsci-events')
+    expect(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).license).toBe('MIT')
+    const license = readFileSync(join(dir, 'LICENSE'), 'utf8')
+    expect(license).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} madsci-events contributors\n/)
+    expect(license).toContain('THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND')
+  })
+
   it('ESM, alone: pino({ transport: madsci-events/transport }) into MongoDB', { timeout: 120_000 }, async () => {
     const r = await run('esm-alone.mjs', { options: { mongodb: { url: mongoUrl, database }, spool: join(project, 'spool') }, count: COUNT, run: 'esm-alone' })
     const events = (await client.db(database).collection('events').find({}).toArray()) as Array<Record<string, unknown>>
@@ -181,4 +199,75 @@ describe('the packed package in a scratch project', () => {
       expectLines(readEventFiles(file), `${kind}-pipeline`, r.pid, { stage: `${kind}-tagged` })
     })
   }
+})
+
+/**
+ * Types for every resolver: a small TypeScript consumer in the scratch project imports the three
+ * entries and is type-checked with this repository's compiler under `moduleResolution` node10
+ * (the old `node`, which ignores `exports` and needs `typesVersions`), node16 (as ESM and as
+ * CommonJS) and bundler. An `@ts-expect-error` on a wrong option proves the types are real (an
+ * entry resolved to `any` would make it unused, an error).
+ */
+const CONSUMER = `
+import { createEventLogger, type EventLoggerOptions } from 'madsci-events'
+import transport, { validateTransportOptions, type MadsciTransportOptions } from 'madsci-events/transport'
+import { createServer, type ServerSettings } from 'madsci-events/server'
+
+const options: EventLoggerOptions = { file: 'events.ndjson' }
+const logger = createEventLogger(options)
+logger.warn('pump stalled', { pump: 'A' })
+const t: MadsciTransportOptions = validateTransportOptions({ file: 'events.ndjson' })
+const build: typeof transport = transport
+const port: ServerSettings['server_url'] = 'http://localhost:8001'
+const server = createServer({ settings: { server_url: port } })
+// @ts-expect-error an unknown option: only reported when the types were found
+createEventLogger({ notAnOption: true })
+// @ts-expect-error settings are typed
+createServer({ settings: { max_body_bytes: 'big' } })
+export const used = [logger, t, build, server]
+`
+
+/** `skipLibCheck: false` once per declaration flavour (.d.ts through ESM, .d.cts through CommonJS): a type our declarations use but users lack would fail there. */
+const RESOLVERS: Array<{ name: string; file: string; compilerOptions: Record<string, unknown> }> = [
+  { name: 'node10 (moduleResolution: node, CommonJS)', file: 'consumer.ts', compilerOptions: { module: 'commonjs', moduleResolution: 'node', esModuleInterop: true, skipLibCheck: true } },
+  { name: 'node16, ESM (.mts)', file: 'consumer.mts', compilerOptions: { module: 'node16', moduleResolution: 'node16', skipLibCheck: false } },
+  { name: 'node16, CommonJS (.cts)', file: 'consumer.cts', compilerOptions: { module: 'node16', moduleResolution: 'node16', skipLibCheck: false } },
+  { name: 'bundler', file: 'consumer.ts', compilerOptions: { module: 'esnext', moduleResolution: 'bundler', skipLibCheck: true } },
+]
+
+/** Type-check the consumer under one resolver (tsc's output with `--traceResolution`). */
+function typeCheck(r: (typeof RESOLVERS)[number]): Promise<{ code: number | null; stdout: string }> {
+  const dir = join(project, `types-${r.name.replace(/\W+/g, '-')}`)
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, r.file), CONSUMER)
+  const compilerOptions = { target: 'es2022', strict: true, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')], ...r.compilerOptions }
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: [r.file] }, null, 2))
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir, '--traceResolution'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] })
+    let stdout = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout }))
+  })
+}
+
+describe('types of the packed package under each moduleResolution', () => {
+  // The four compilations run at once (each takes seconds).
+  let checks: Array<Promise<{ code: number | null; stdout: string }>>
+  beforeAll(() => {
+    checks = RESOLVERS.map(typeCheck)
+  })
+  RESOLVERS.forEach((r, i) => {
+    it(r.name, { timeout: 120_000 }, async () => {
+      const res = await checks[i]
+      const errors = res.stdout.split('\n').filter((l) => /error TS\d+/.test(l))
+      expect(errors, errors.join('\n')).toEqual([])
+      expect(res.code).toBe(0)
+      // Each entry resolved to the package's own declarations in dist/.
+      for (const entry of ['madsci-events', 'madsci-events/transport', 'madsci-events/server']) {
+        const line = res.stdout.split('\n').find((l) => l.startsWith(`======== Module name '${entry}' was successfully resolved to`))
+        expect(line, entry).toMatch(/node_modules\/madsci-events\/dist\/(index|transport|server)\.d\.c?ts'/)
+      }
+    })
+  })
 })
