@@ -106,6 +106,26 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text)
 }
 
+/**
+ * The path and query of a request target (RFC 9112 §3.2), never throwing anything but a 400.
+ * `new URL(target, base)` reads `//host...` as a scheme-relative URL and throws on `//`, `//x:99999`
+ * or `//[`: one such request line (a browser sends `GET //` for `<img src="http://host//">`) killed
+ * the server. Origin-form targets are read under a fixed origin, so `//x` is the path `//x`;
+ * absolute-form (`http://host/p`, sent to proxies) gives its path; anything else (`*`) is refused.
+ */
+export function requestTarget(target: string | undefined): { pathname: string; searchParams: URLSearchParams } {
+  const raw = target ?? '/'
+  let url: URL | undefined
+  try {
+    if (raw.startsWith('/')) url = new URL(`http://localhost${raw}`)
+    else if (/^https?:\/\//i.test(raw)) url = new URL(raw)
+  } catch {
+    url = undefined
+  }
+  if (!url) throw detail(400, 'Invalid request target: expected a path such as /events')
+  return { pathname: url.pathname, searchParams: url.searchParams }
+}
+
 // ------------------------------------------------------------------ query parameters, FastAPI-style
 
 const TRUE = new Set(['true', '1', 'yes', 'on', 't', 'y'])
@@ -220,7 +240,8 @@ export class Router {
           keys.push(k)
           return '([^/]+)'
         }) +
-        '/?$',
+        // An optional trailing slash, except after one (`//` is not the route `/`).
+        (path.endsWith('/') ? '$' : '/?$'),
     )
     this.#routes.push({ method, path, pattern, keys, handler, doc })
     return this
