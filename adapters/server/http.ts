@@ -140,7 +140,7 @@ export class QueryParser {
     return v === null ? undefined : v
   }
 
-  int(name: string, fallback: number, options: { min?: number } = {}): number {
+  int(name: string, fallback: number, options: { min?: number; max?: number } = {}): number {
     const v = this.query.get(name)
     if (v === null) return fallback
     const n = pydanticInt(v)
@@ -150,6 +150,10 @@ export class QueryParser {
     }
     if (options.min !== undefined && n < options.min) {
       this.issues.push({ type: 'greater_than_equal', loc: ['query', name], msg: `Input should be greater than or equal to ${options.min}`, input: v, ctx: { ge: options.min } })
+      return fallback
+    }
+    if (options.max !== undefined && n > options.max) {
+      this.issues.push({ type: 'less_than_equal', loc: ['query', name], msg: `Input should be less than or equal to ${options.max}`, input: v, ctx: { le: options.max } })
       return fallback
     }
     return n
@@ -175,11 +179,6 @@ export class QueryParser {
     const p = parseTimestamp(v)
     if (isTimestampProblem(p)) {
       this.issues.push({ type: p.type, loc: ['query', name], msg: p.msg, input: v })
-      return undefined
-    }
-    // A number read as a unix time beyond year 9999 gives no date at all (it reached the analyzers and answered 500).
-    if (p.text.includes('NaN')) {
-      this.issues.push({ type: 'datetime_parsing', loc: ['query', name], msg: 'Input should be a valid datetime, dates after 9999 are not supported as unix timestamps', input: v })
       return undefined
     }
     return pythonIsoformat(p.text)

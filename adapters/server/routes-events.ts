@@ -4,6 +4,7 @@ import type { Event } from '../../src/event/model.js'
 import { eventToJson } from '../../src/event/serialize.js'
 import { isTimestampProblem, parseTimestamp } from '../../src/event/timestamp.js'
 import { safeParseEvent } from '../../src/event/validate.js'
+import { maxDaysBack } from '../../src/stores/time-limits.js'
 import { validateSelector } from '../../src/stores/selector.js'
 import type { ServerContext } from './context.js'
 import { parsePythonLiteral } from './python-literal.js'
@@ -187,7 +188,9 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
 
   router.add('DELETE', '/events/archived', async (req, res) => {
     const q = new QueryParser(req.query)
-    const days = q.int('older_than_days', 365)
+    // A count whose cutoff is no date (200000000: `NaN-…`, after every timestamp) deleted every
+    // archived event; a negative one puts the cutoff in the future, which does the same.
+    const days = q.int('older_than_days', 365, { min: 0, max: maxDaysBack() })
     q.check()
     try {
       const n = await ctx.store.purgeArchived(days)
@@ -220,7 +223,12 @@ function queryLevel(q: QueryParser): number {
 function laxInt(v: unknown, loc: Array<string | number>, issues: ValidationIssue[]): number | undefined {
   if (typeof v === 'boolean') return v ? 1 : 0
   if (typeof v === 'number') {
-    if (Number.isInteger(v)) return v
+    if (Number.isSafeInteger(v)) return v
+    // 1e300 is an integer to JavaScript, and no count a database takes.
+    if (Number.isInteger(v)) {
+      issues.push({ type: 'int_parsing_size', loc, msg: 'Unable to parse input string as an integer, exceeded maximum size', input: v })
+      return undefined
+    }
     issues.push({ type: 'int_from_float', loc, msg: 'Input should be a valid integer, got a number with a fractional part', input: v })
     return undefined
   }

@@ -8,6 +8,7 @@ import { eventToJson } from '../event/serialize.js'
 import { formatDateNaiveUtc } from '../event/timestamp.js'
 import { parseEvent } from '../event/validate.js'
 import { pipelineEventJson } from '../pipeline/record.js'
+import { daysBefore } from './time-limits.js'
 import { AfterIdIndex, UNSTABLE_ID } from './file-index.js'
 import { Heap, type SnapshotFile, snapshotLines, WindowOrder } from './file-scan.js'
 import { validateSelector } from './selector.js'
@@ -504,7 +505,7 @@ export class FileStore implements ManagedStore {
   }
 
   async purgeArchived(olderThanDays: number): Promise<number> {
-    const cutoff = formatDateNaiveUtc(new Date(Date.now() - olderThanDays * 86_400_000))
+    const cutoff = formatDateNaiveUtc(daysBefore(olderThanDays, 'olderThanDays'))
     const found = await this.#all((e) => e.archived === true && e.archived_at !== null && e.archived_at < cutoff)
     if (found.length === 0) return 0
     await this.#append(found.map((e) => JSON.stringify({ deleted_event_id: e.event_id }) + '\n').join(''))

@@ -13,6 +13,7 @@ import type { Event } from '../event/model.js'
 import { documentToEvent, eventToDocument } from '../event/serialize.js'
 import { makeWarning, type WarningListener } from '../warnings.js'
 import { redactUrl } from '../config/env.js'
+import { daysBefore } from './time-limits.js'
 import { validateSelector } from './selector.js'
 import type {
   ArchiveOptions,
@@ -339,9 +340,9 @@ export class MongoStore implements ManagedStore {
     })
   }
 
-  purgeArchived(olderThanDays: number): Promise<number> {
+  async purgeArchived(olderThanDays: number): Promise<number> {
+    const cutoff = daysBefore(olderThanDays, 'olderThanDays')
     return this.#read(async (c) => {
-      const cutoff = new Date(Date.now() - olderThanDays * 86_400_000)
       const res = await c.deleteMany({ archived: true, archived_at: { $lt: cutoff } })
       return res.deletedCount
     })
