@@ -207,9 +207,9 @@ const STEPS: Step[] = [
     method: 'GET',
     path: '/health',
     fileStore: {
-      why: 'the file store purged the client-archived event too (above)',
+      why: "the file store purged the client-archived event too (above), and its health count is an estimate (issue 21: no full read per probe) in which the duplicate write of custom-id-1 counts twice: 18 + 1",
       python: (r) => expect(r.json().total_events).toBe(19),
-      ours: (r) => expect(r.json().total_events).toBe(18),
+      ours: (r) => expect(r.json().total_events).toBe(19),
     },
   },
 ]
