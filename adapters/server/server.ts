@@ -25,6 +25,7 @@ import { createWebSocketHandler, streamRoutes } from './routes-stream.js'
 import { describeStore, loadSettings, type ServerSettings, settingsFromEnv } from './settings.js'
 import { VERSION } from './version.js'
 import { viewerPlugin } from './viewer.js'
+import { WriteOutcomes } from './write-outcomes.js'
 import { analysisRoutes } from './routes-analysis.js'
 
 /**
@@ -99,8 +100,9 @@ export class MadsciServer {
     if (notifiers.length) {
       dispatcher = createAlertDispatcher({ alertLevel: s.alert_level, ...options.alerts, notifiers }, { log: (e) => logOwn(e) })
     }
+    const writeOutcomes = new WriteOutcomes()
     const { core } = createLoggerCore({
-      sinks: [this.store],
+      sinks: [writeOutcomes.sink(this.store)],
       spool: false,
       level: 0,
       // Group commit: requests arriving together share a batch; one arriving alone waits ~1 ms.
@@ -141,6 +143,7 @@ export class MadsciServer {
       version: VERSION,
       extraMetrics: dispatcher ? [() => alertMetrics(dispatcher)] : [],
       alerts: dispatcher,
+      writeOutcomes,
     }
     this.#auth = new TokenAuth(s.auth_token)
     this.#limiter = new RateLimiter(s)

@@ -123,12 +123,28 @@ export class AfterIdIndex {
     )
   }
 
-  /** The furthest position in `files` (oldest first) before which no line mentions an id above `afterId`. */
-  start(files: readonly SnapshotFile[], afterId: string): Promise<StartPosition> {
-    return this.#files.serial(() => this.#start(files, afterId))
+  /**
+   * The furthest position in `files` (oldest first) before which no line mentions an id above
+   * `afterId` (with `inclusive`: an id at or above it, for a read of `afterId` itself).
+   */
+  start(files: readonly SnapshotFile[], afterId: string, inclusive = false): Promise<StartPosition> {
+    return this.#files.serial(() => this.#start(files, afterId, inclusive))
   }
 
-  async #start(files: readonly SnapshotFile[], afterId: string): Promise<StartPosition> {
+  /** The greatest id the complete lines of `files` mention (UNSTABLE_ID after a line without its own id). */
+  maxId(files: readonly SnapshotFile[]): Promise<string> {
+    return this.#files.serial(async () => {
+      let max = ''
+      for (const f of files) {
+        const index = await this.#files.get(f)
+        if (index.maxId > max) max = index.maxId
+      }
+      return max
+    })
+  }
+
+  async #start(files: readonly SnapshotFile[], afterId: string, inclusive: boolean): Promise<StartPosition> {
+    const below = (id: string): boolean => (inclusive ? id < afterId : id <= afterId)
     const seen = new Set<string>()
     let best: StartPosition = { file: 0, offset: 0 }
     let blocked = false
@@ -146,14 +162,14 @@ export class AfterIdIndex {
       let found = 0
       while (lo <= hi) {
         const mid = (lo + hi) >> 1
-        if (cps[mid].maxBefore <= afterId) {
+        if (below(cps[mid].maxBefore)) {
           found = mid
           lo = mid + 1
         } else hi = mid - 1
       }
       best = { file: k, offset: cps[found].offset }
       // The file's unindexed end (a line being written) may hold anything: stop there.
-      if (index.maxId > afterId || index.indexedTo < f.size) {
+      if (!below(index.maxId) || index.indexedTo < f.size) {
         blocked = true
         continue
       }

@@ -178,6 +178,10 @@ export class FileStore implements ManagedStore {
   #analysis: Analysis | undefined
   readonly #afterIds = new AfterIdIndex(mentionedIds)
   readonly #counts = new LineCounts()
+  /** The greatest id in the store, once learnt; `#maxWritten` the greatest this instance appended. */
+  #maxId: string | undefined
+  #maxWritten = ''
+  #learningMaxId = false
 
   constructor(path: string, options: FileStoreOptions = {}) {
     this.path = resolve(path)
@@ -217,22 +221,68 @@ export class FileStore implements ManagedStore {
 
   async write(batch: readonly PipelineEvent[]): Promise<WriteResult> {
     const text = batch.map((e) => pipelineEventJson(e) + '\n').join('')
-    await this.#append(text)
-    return { delivered: batch.length, rejected: [] }
+    let duplicates: string[] | undefined
+    await this.#exclusive(async () => {
+      duplicates = this.#possibleDuplicates(batch)
+      await this.#appendLocked(text)
+      for (const e of batch) if (e.event_id > this.#maxWritten) this.#maxWritten = e.event_id
+      if (this.#maxId !== undefined && this.#maxWritten > this.#maxId) this.#maxId = this.#maxWritten
+    })
+    return { delivered: batch.length, rejected: [], duplicates }
+  }
+
+  /**
+   * The ids of `batch` that may already be stored: those not above the greatest id in the store
+   * (or repeated in the batch). Undefined while that id is not known yet (it is learnt in the
+   * background from the after-id index). A fresh ULID is above every earlier one, so a caller
+   * that must answer with what is stored (POST /event) looks up only retries and late writes.
+   */
+  #possibleDuplicates(batch: readonly PipelineEvent[]): string[] | undefined {
+    const max = this.#maxId
+    if (max === undefined) {
+      this.#learnMaxId()
+      return undefined
+    }
+    const seen = new Set<string>()
+    const out: string[] = []
+    for (const e of batch) {
+      if (e.event_id <= max || seen.has(e.event_id)) out.push(e.event_id)
+      seen.add(e.event_id)
+    }
+    return out
+  }
+
+  #learnMaxId(): void {
+    if (this.#learningMaxId) return
+    this.#learningMaxId = true
+    void (async () => {
+      const snapshot = await this.#snapshot()
+      try {
+        const indexed = await this.#afterIds.maxId(snapshot)
+        // Writes after the snapshot are in #maxWritten (this store is the files' only writer).
+        this.#maxId = indexed > this.#maxWritten ? indexed : this.#maxWritten
+      } finally {
+        await closeAll(snapshot)
+      }
+    })().catch(() => {
+      this.#learningMaxId = false
+    })
   }
 
   #append(text: string): Promise<void> {
-    return this.#exclusive(async () => {
-      await this.open()
-      try {
-        const buf = Buffer.from(text)
-        await (this.#fh as FileHandle).write(buf)
-        this.#size += buf.length
-      } catch (err) {
-        throw new StoreUnavailableError('file', `cannot write ${this.path}: ${(err as Error).message}`, { cause: err })
-      }
-      if (this.#size >= this.#opts.maxBytes) await this.#rotate()
-    })
+    return this.#exclusive(() => this.#appendLocked(text))
+  }
+
+  async #appendLocked(text: string): Promise<void> {
+    await this.open()
+    try {
+      const buf = Buffer.from(text)
+      await (this.#fh as FileHandle).write(buf)
+      this.#size += buf.length
+    } catch (err) {
+      throw new StoreUnavailableError('file', `cannot write ${this.path}: ${(err as Error).message}`, { cause: err })
+    }
+    if (this.#size >= this.#opts.maxBytes) await this.#rotate()
   }
 
   async #rotate(): Promise<void> {
@@ -428,18 +478,20 @@ export class FileStore implements ManagedStore {
 
   /**
    * The current version of every event passing `keep`, with its store position, in `order`: store
-   * order (`pos`), `event_id`, or `event_timestamp` (ties in store order). A store written in
-   * order (the usual case) is read in one pass holding at most REORDER_WINDOW events; one with
-   * updates, deletions, duplicates or events far out of order is resolved in memory as before.
-   * With `afterId` (which `keep` must also apply), the read starts where the after-id index says
-   * no earlier line mentions a greater id: a live poll reads what was written since the last one.
+   * order (`pos`), `event_id`, or `event_timestamp` (ties in store order). The plain inserts are
+   * read in one pass holding at most REORDER_WINDOW events, the exceptions (see Analysis) merged in
+   * from their positions; lines without their own id or time, and a time order far from the
+   * store's, are resolved in memory. With `from` (which `keep` must also apply: ids above it, or
+   * at or above it with `inclusive`), the read starts where the after-id index says no earlier
+   * line mentions such an id: a live poll reads what was written since the last one, and a
+   * lookup of a recent id reads the tail.
    */
-  async *#resolved(keep: (e: Event) => boolean, order: 'pos' | 'id' | 'ts', afterId?: string): AsyncGenerator<Positioned> {
+  async *#resolved(keep: (e: Event) => boolean, order: 'pos' | 'id' | 'ts', from?: { id: string; inclusive: boolean }): AsyncGenerator<Positioned> {
     const snapshot = await this.#snapshot()
     try {
       let files = snapshot
-      if (afterId !== undefined) {
-        const start = await this.#afterIds.start(snapshot, afterId)
+      if (from !== undefined) {
+        const start = await this.#afterIds.start(snapshot, from.id, from.inclusive)
         files = snapshot.slice(start.file)
         if (files.length > 0 && start.offset > 0) files[0] = { ...files[0], start: start.offset }
       }
@@ -528,7 +580,8 @@ export class FileStore implements ManagedStore {
   }
 
   async getEvent(id: string): Promise<Event | null> {
-    for await (const x of this.#resolved((e) => e.event_id === id, 'pos')) return x.e
+    // Read from where the index says the id may first appear: a recent id reads the tail only.
+    for await (const x of this.#resolved((e) => e.event_id === id, 'pos', { id, inclusive: true })) return x.e
     return null
   }
 
@@ -578,7 +631,8 @@ export class FileStore implements ManagedStore {
       (options.endTime === undefined || e.event_timestamp <= options.endTime) &&
       (options.afterId === undefined || e.event_id > options.afterId) &&
       (query === undefined || query.test(eventToQueryable(e)))
-    for await (const x of this.#resolved(keep, options.orderBy === 'event_id' ? 'id' : 'ts', options.afterId)) yield x.e
+    const from = options.afterId === undefined ? undefined : { id: options.afterId, inclusive: false }
+    for await (const x of this.#resolved(keep, options.orderBy === 'event_id' ? 'id' : 'ts', from)) yield x.e
   }
 
   async archiveEvents(options: ArchiveOptions): Promise<number> {

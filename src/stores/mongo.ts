@@ -200,7 +200,7 @@ export class MongoStore implements ManagedStore {
     try {
       const res = await events.insertMany(docs, { ordered: false, writeConcern: this.#opts.writeConcern })
       this.#counted(res.insertedCount)
-      return { delivered: res.insertedCount, rejected }
+      return { delivered: res.insertedCount, rejected, duplicates: [] }
     } catch (err) {
       if (err instanceof MongoBulkWriteError) {
         const writeErrors = (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).filter((w) => w !== undefined)
@@ -215,18 +215,21 @@ export class MongoStore implements ManagedStore {
         if (writeErrors.length === 0 || inserted + writeErrors.length < docs.length) {
           throw new StoreUnavailableError('MongoDB', err.message, { cause: err })
         }
-        let duplicates = 0
+        const duplicates: string[] = []
         for (const w of writeErrors) {
-          if (Number(w.code) === 11000) duplicates++
-          else {
+          if (Number(w.code) === 11000) {
+            const e = valid[w.index]
+            if (e) duplicates.push(e.event_id)
+          } else {
             const e = valid[w.index]
             if (e) rejected.push({ event: e, error: new StoreRejectedError('MongoDB', `event ${e.event_id}: ${w.errmsg ?? 'write error'} (code ${w.code})`, { cause: err }) })
           }
         }
         this.#counted(inserted)
-        const failed = writeErrors.length - duplicates
-        return { delivered: docs.length - failed, rejected }
+        const failed = writeErrors.length - duplicates.length
+        return { delivered: docs.length - failed, rejected, duplicates }
       }
+      // Which ones were duplicates is not said: none is claimed (the caller looks them up).
       if (err instanceof MongoServerError && err.code === 11000) return { delivered: docs.length, rejected }
       if (isNetworkish(err)) throw new StoreUnavailableError('MongoDB', (err as Error).message, { cause: err })
       throw err
