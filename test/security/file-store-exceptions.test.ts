@@ -7,14 +7,12 @@
  *
  * A fast-check property checks every read against a model of the lines written (the first insert
  * of an id wins and keeps its position, an update replaces the version, a deletion removes it),
- * over stores larger than the reorder window with duplicates far from their first write; the
- * memory fixture measures what the reads hold with duplicates present.
+ * over stores larger than the reorder window with duplicates far from their first write. What the
+ * reads hold with duplicates present is measured in test/stores/file-read.test.ts.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Event, eventToJson, FileStore, parseEvent } from '../../src/index.js'
@@ -118,29 +116,4 @@ describe('FileStore reads with duplicates, late writes, updates and deletions', 
       { numRuns: 8 },
     )
   }, 120_000)
-})
-
-const fixture = fileURLToPath(new URL('../stores/fixtures/file-read-memory.ts', import.meta.url))
-
-describe('FileStore read memory with duplicates', () => {
-  it('reads over 60 000 events with 200 duplicate writes of early ids hold a bounded number of events, not the store', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'madsci-file-exc-mem-'))
-    dirs.push(dir)
-    const total = 60_000
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', fixture, JSON.stringify({ file: join(dir, 'e.ndjson'), total, duplicates: 200 })], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let o = ''
-      let err = ''
-      child.stdout.on('data', (d: Buffer) => (o += d.toString()))
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-      child.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`fixture exited ${code}:\n${err.slice(-3000)}`))))
-    })
-    const line = out.split('\n').find((l) => l.startsWith('RESULT '))
-    const r = JSON.parse((line ?? 'RESULT {}').slice(7)) as { heapHeldMB: number; counts: Record<string, number> }
-    // The duplicates change nothing stored.
-    expect(r.counts).toEqual({ streamTime: total, streamId: total, streamSelector: total / 10, count: total })
-    console.log(`[file store reads, 200 duplicates] heap held ${r.heapHeldMB} MB`)
-    // Holding the store (as reads did after one duplicate) is ~50 MB of heap here.
-    expect(r.heapHeldMB).toBeLessThan(12)
-  }, 60_000)
 })
