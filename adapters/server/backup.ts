@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { once } from 'node:events'
-import { PathNotAllowedError } from '../../src/errors.js'
+import { fileInDirectory } from '../../src/export/save.js'
 import type { Event } from '../../src/event/model.js'
 import { eventToJson } from '../../src/event/serialize.js'
 import { parseEvent } from '../../src/event/validate.js'
@@ -41,33 +41,66 @@ export function safeSuffix(description: string | null | undefined): string {
   return s || 'manual_backup'
 }
 
+/**
+ * A new directory of its own for a backup: `<database>_backup_<stamp>_<description>` made with an
+ * exclusive mkdir, the microseconds counting up past a name that exists. Concurrent backups took
+ * the same millisecond's name: 40 at once made 5 directories, each written by several requests.
+ */
+async function newBackupDir(root: string, database: string, description: string | null | undefined, now: Date): Promise<string> {
+  await mkdir(root, { recursive: true })
+  const day = `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}_${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`
+  for (let n = 0; ; n++) {
+    const dir = fileInDirectory(root, `${database}_backup_${day}_${pad(now.getUTCMilliseconds() * 1000 + n, 6)}_${safeSuffix(description)}`)
+    try {
+      await mkdir(dir)
+      return dir
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 999) throw err
+    }
+  }
+}
+
 export async function createBackup(store: ManagedStore, options: { backupDir: string; database: string; description?: string | null; maxCount: number }): Promise<string> {
   const now = new Date()
-  const stamp = `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}_${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}_${pad(now.getUTCMilliseconds(), 3)}000`
   const root = resolve(options.backupDir)
-  const dir = join(root, `${options.database}_backup_${stamp}_${safeSuffix(options.description)}`)
-  if (!dir.startsWith(root + '/')) throw new PathNotAllowedError(dir, root)
-  await mkdir(join(dir, options.database), { recursive: true })
-  const file = join(dir, options.database, 'events.ndjson')
+  const dir = await newBackupDir(root, options.database, options.description, now)
+  try {
+    await dump(store, dir, options.database, now)
+  } catch (err) {
+    // No half-written backup is left to be listed (or restored).
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined)
+    throw err
+  }
+  await pruneBackups(root, options.database, options.maxCount)
+  return dir
+}
+
+async function dump(store: ManagedStore, dir: string, database: string, now: Date): Promise<void> {
+  // The database name is a setting; it still names one directory, inside the backup.
+  await mkdir(fileInDirectory(dir, database))
+  const file = join(dir, database, 'events.ndjson')
   const out = createWriteStream(file)
   const hash = createHash('sha256')
   let count = 0
   let bytes = 0
-  for await (const e of store.streamEvents({ orderBy: 'event_id', includeArchived: true })) {
-    const line = eventToJson(e) + '\n'
-    hash.update(line)
-    bytes += Buffer.byteLength(line)
-    count++
-    if (!out.write(line)) await once(out, 'drain')
+  try {
+    for await (const e of store.streamEvents({ orderBy: 'event_id', includeArchived: true })) {
+      const line = eventToJson(e) + '\n'
+      hash.update(line)
+      bytes += Buffer.byteLength(line)
+      count++
+      if (!out.write(line)) await once(out, 'drain')
+    }
+    out.end()
+    await once(out, 'finish')
+  } catch (err) {
+    out.destroy()
+    throw err
   }
-  out.end()
-  await once(out, 'finish')
   await writeFile(
     join(dir, 'backup_metadata.json'),
     JSON.stringify({ timestamp: now.toISOString(), backup_size: bytes, checksum: hash.digest('hex'), database_version: MADSCI_SCHEMA_VERSION, event_count: count, format: 'ndjson' }, null, 2),
   )
-  await pruneBackups(root, options.database, options.maxCount)
-  return dir
 }
 
 async function pruneBackups(root: string, database: string, keep: number): Promise<void> {

@@ -7,6 +7,7 @@ import type { LiveHub } from './live.js'
 import type { Metrics } from './metrics.js'
 import type { Retention } from './retention.js'
 import type { ServerSettings } from './settings.js'
+import type { WriteOutcomes } from './write-outcomes.js'
 
 /** What the route modules share. Built once by `createServer`. */
 export interface ServerContext {
@@ -28,4 +29,6 @@ export interface ServerContext {
   redactEmail?: (cfg: Record<string, unknown>) => Record<string, unknown>
   /** Prometheus lines from plugins (alerts). */
   extraMetrics: Array<() => string>
+  /** What the store's writes said of the ids POST /event waits for (already stored or not). */
+  writeOutcomes: WriteOutcomes
 }

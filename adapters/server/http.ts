@@ -106,6 +106,26 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text)
 }
 
+/**
+ * The path and query of a request target (RFC 9112 §3.2), never throwing anything but a 400.
+ * `new URL(target, base)` reads `//host...` as a scheme-relative URL and throws on `//`, `//x:99999`
+ * or `//[`: one such request line (a browser sends `GET //` for `<img src="http://host//">`) killed
+ * the server. Origin-form targets are read under a fixed origin, so `//x` is the path `//x`;
+ * absolute-form (`http://host/p`, sent to proxies) gives its path; anything else (`*`) is refused.
+ */
+export function requestTarget(target: string | undefined): { pathname: string; searchParams: URLSearchParams } {
+  const raw = target ?? '/'
+  let url: URL | undefined
+  try {
+    if (raw.startsWith('/')) url = new URL(`http://localhost${raw}`)
+    else if (/^https?:\/\//i.test(raw)) url = new URL(raw)
+  } catch {
+    url = undefined
+  }
+  if (!url) throw detail(400, 'Invalid request target: expected a path such as /events')
+  return { pathname: url.pathname, searchParams: url.searchParams }
+}
+
 // ------------------------------------------------------------------ query parameters, FastAPI-style
 
 const TRUE = new Set(['true', '1', 'yes', 'on', 't', 'y'])
@@ -120,7 +140,7 @@ export class QueryParser {
     return v === null ? undefined : v
   }
 
-  int(name: string, fallback: number, options: { min?: number } = {}): number {
+  int(name: string, fallback: number, options: { min?: number; max?: number } = {}): number {
     const v = this.query.get(name)
     if (v === null) return fallback
     const n = pydanticInt(v)
@@ -130,6 +150,10 @@ export class QueryParser {
     }
     if (options.min !== undefined && n < options.min) {
       this.issues.push({ type: 'greater_than_equal', loc: ['query', name], msg: `Input should be greater than or equal to ${options.min}`, input: v, ctx: { ge: options.min } })
+      return fallback
+    }
+    if (options.max !== undefined && n > options.max) {
+      this.issues.push({ type: 'less_than_equal', loc: ['query', name], msg: `Input should be less than or equal to ${options.max}`, input: v, ctx: { le: options.max } })
       return fallback
     }
     return n
@@ -155,11 +179,6 @@ export class QueryParser {
     const p = parseTimestamp(v)
     if (isTimestampProblem(p)) {
       this.issues.push({ type: p.type, loc: ['query', name], msg: p.msg, input: v })
-      return undefined
-    }
-    // A number read as a unix time beyond year 9999 gives no date at all (it reached the analyzers and answered 500).
-    if (p.text.includes('NaN')) {
-      this.issues.push({ type: 'datetime_parsing', loc: ['query', name], msg: 'Input should be a valid datetime, dates after 9999 are not supported as unix timestamps', input: v })
       return undefined
     }
     return pythonIsoformat(p.text)
@@ -220,7 +239,8 @@ export class Router {
           keys.push(k)
           return '([^/]+)'
         }) +
-        '/?$',
+        // An optional trailing slash, except after one (`//` is not the route `/`).
+        (path.endsWith('/') ? '$' : '/?$'),
     )
     this.#routes.push({ method, path, pattern, keys, handler, doc })
     return this

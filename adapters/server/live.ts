@@ -204,7 +204,9 @@ export class LiveHub {
       if (top) {
         const t = ulidTime(top)
         if (t !== undefined) {
-          const bound = ulidLowerBound(t - LOOKBACK_MS)
+          // Ids are chosen by clients: one dated in the future (7ZZZ… is year 10889) must not move
+          // the bound past every id made from now on, or the polls would skip them all.
+          const bound = ulidLowerBound(Math.min(t, Date.now()) - LOOKBACK_MS)
           if (!this.#pollAfter || bound > this.#pollAfter) this.#pollAfter = bound
         }
       }

@@ -1,4 +1,5 @@
 import { formatDateNaiveUtc } from '../../src/event/timestamp.js'
+import { daysBefore, MAX_TIMER_MS } from '../../src/stores/time-limits.js'
 import { MongoStore } from '../../src/stores/mongo.js'
 import type { ManagedStore } from '../../src/stores/types.js'
 import type { ServerSettings } from './settings.js'
@@ -50,16 +51,30 @@ export class Retention {
         .then(() => {
           // A pass that was running when stop() was called schedules nothing.
           if (this.#stopped) return
-          this.#timer = setTimeout(loop, this.#s.retention_check_interval_hours * 3_600_000)
-          this.#timer.unref()
+          this.#after(this.#s.retention_check_interval_hours * 3_600_000, loop)
         }, () => undefined)
     }
     loop()
   }
 
+  /**
+   * Run `fn` in `ms`. Node fires a timer of more than 2^31 − 1 ms (24.8 days) after 1 ms, so an
+   * interval of 1 000 hours would have run passes back to back: longer waits are chained.
+   */
+  #after(ms: number, fn: () => void): void {
+    const due = Date.now() + ms
+    const arm = (): void => {
+      const left = due - Date.now()
+      if (left <= 0) return fn()
+      this.#timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS))
+      this.#timer.unref()
+    }
+    arm()
+  }
+
   /** One pass: archive old events, purge old archived ones when there is no TTL. Returns the counts. */
   async runOnce(): Promise<{ archived: number; purged: number }> {
-    const before = formatDateNaiveUtc(new Date(Date.now() - this.#s.soft_delete_after_days * 86_400_000))
+    const before = formatDateNaiveUtc(daysBefore(this.#s.soft_delete_after_days, 'soft_delete_after_days'))
     const archived = await this.#store.archiveEvents({
       beforeDate: before,
       batchSize: this.#s.archive_batch_size,

@@ -38,6 +38,7 @@ export function adminRoutes(router: Router, ctx: ServerContext): void {
     sendJson(res, 200, body)
   })
 
+  let backupSince: string | undefined
   router.add('POST', '/backup', async (req, res) => {
     // The body is optional; when present it must be an object (`null` included, as FastAPI).
     const raw = parseJson(await req.body(), false)
@@ -48,11 +49,17 @@ export function adminRoutes(router: Router, ctx: ServerContext): void {
     if (description !== undefined && description !== null && typeof description !== 'string') {
       throw validationError([{ type: 'string_type', loc: ['body', 'description'], msg: 'Input should be a valid string', input: description }])
     }
+    // One backup at a time: each reads the whole store, and concurrent ones shared directories
+    // (40 at once made 5, written by several requests each) and pruned under each other.
+    if (backupSince) throw detail(409, `A backup is already running (since ${backupSince}); try again when it has finished`, { 'retry-after': '5' })
+    backupSince = new Date().toISOString()
     try {
       const path = await createBackup(ctx.store, { backupDir: s.backup_dir, database: s.database_name, description: description as string | undefined, maxCount: s.backup_max_count })
       sendJson(res, 200, { backup_path: path, status: 'completed' })
     } catch (err) {
       throw detail(500, `Failed to create backup: ${(err as Error).message}`)
+    } finally {
+      backupSince = undefined
     }
   })
 

@@ -10,12 +10,11 @@ import {
   userUtilizationReport,
   utilizationPeriodsReport,
 } from '../../src/analyze/index.js'
-import { exportEventsCsv, exportEventsNdjson, nodeUtilizationChartSvg, periodsChartSvg, reportCsvAnswer, resolveOutputDirectory } from '../../src/export/index.js'
+import { exportEventsCsv, exportEventsNdjson, fileInDirectory, nodeUtilizationChartSvg, periodsChartSvg, reportCsvAnswer, resolveOutputDirectory } from '../../src/export/index.js'
 import { OWNERSHIP_FIELDS } from '../../src/event/model.js'
 import type { ServerContext } from './context.js'
 import { detail, QueryParser, type Request, type Router, sendJson, validationError } from './http.js'
 import { createWriteStream } from 'node:fs'
-import { join } from 'node:path'
 import { once } from 'node:events'
 
 /**
@@ -57,6 +56,9 @@ async function answer(res: ServerResponse, ctx: ServerContext, kind: 'sessions' 
 }
 
 const str = (req: Request, name: string): string | undefined => req.query.get(name) ?? undefined
+
+/** The `analysis_type`s of MADSci's periods report. */
+const ANALYSIS_TYPES = ['hourly', 'daily', 'weekly', 'monthly']
 
 /** An unusable `output_path` (NUL, too long, a file on the way) is the caller's 400; no export dir is a 403. */
 function outputPathRefused(err: ConfigError): Error {
@@ -107,10 +109,17 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
     const f = flags(req)
     const include = parseBoolParam(req.query.get('include_users'), true)
     if (include === undefined) throw validationError([{ type: 'bool_parsing', loc: ['query', 'include_users'], msg: 'Input should be a valid boolean, unable to interpret input', input: req.query.get('include_users') }])
+    const analysisType = str(req, 'analysis_type') ?? 'daily'
+    // The saved file is named after analysis_type (madsci_utilization_periods_<type>_<date>.csv):
+    // only the four known types may reach a file name (`../../tmp/x` wrote /tmp/x_<date>.csv).
+    // MADSci echoes an unknown type in a JSON report, as here when nothing is saved.
+    if (f.csv && f.save && !ANALYSIS_TYPES.includes(analysisType)) {
+      throw validationError([{ type: 'enum', loc: ['query', 'analysis_type'], msg: `Input should be ${ANALYSIS_TYPES.map((t) => `'${t}'`).join(', ')} to save a file`, input: analysisType, ctx: { expected: ANALYSIS_TYPES.join(', ') } }])
+    }
     const report = await utilizationPeriodsReport(store, {
       startTime: str(req, 'start_time'),
       endTime: str(req, 'end_time'),
-      analysisType: str(req, 'analysis_type') ?? 'daily',
+      analysisType,
       userTimezone: str(req, 'user_timezone') ?? 'America/Chicago',
       includeUsers: include,
     })
@@ -180,7 +189,7 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
     )
     if (dir !== undefined) {
       // Never overwrite: a second export within the same second gets `_1`, `_2`, ... (it answered 500).
-      let file = join(dir, name)
+      let file = fileInDirectory(dir, name)
       let out: ReturnType<typeof createWriteStream>
       try {
         for (let n = 1; ; n++) {
@@ -190,7 +199,7 @@ export function analysisRoutes(router: Router, ctx: ServerContext): void {
             break
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n > 1000) throw err
-            file = join(dir, name.replace(`.${format}`, `_${n}.${format}`))
+            file = fileInDirectory(dir, name.replace(`.${format}`, `_${n}.${format}`))
           }
         }
       } catch (err) {

@@ -1,9 +1,10 @@
-import { QueryRefusedError, StoreRejectedError, StoreUnavailableError, type ValidationIssue } from '../../src/errors.js'
+import { QueryRefusedError, StoreRejectedError, type ValidationIssue } from '../../src/errors.js'
 import { parseLevel } from '../../src/event/levels.js'
 import type { Event } from '../../src/event/model.js'
 import { eventToJson } from '../../src/event/serialize.js'
 import { isTimestampProblem, parseTimestamp } from '../../src/event/timestamp.js'
 import { safeParseEvent } from '../../src/event/validate.js'
+import { maxDaysBack } from '../../src/stores/time-limits.js'
 import { validateSelector } from '../../src/stores/selector.js'
 import type { ServerContext } from './context.js'
 import { parsePythonLiteral } from './python-literal.js'
@@ -20,20 +21,85 @@ export function eventMap(events: Event[]): string {
   return `{${events.map((e) => `${JSON.stringify(e.event_id)}:${eventToJson(e, '_id')}`).join(',')}}`
 }
 
-async function ingest(ctx: ServerContext, event: Event): Promise<void> {
-  const wait = ctx.pipeline.pushAndWait(event)
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailableError('store', 'no answer in time')), ctx.settings.ingest_timeout_ms)
-  })
-  try {
-    await Promise.race([wait, timeout])
-  } catch (err) {
-    ctx.pipeline.forgetWait(event.event_id)
-    if (err instanceof StoreRejectedError) throw validationError([{ type: 'value_error', loc: ['body'], msg: `The store refused the event: ${err.message}`, input: null }])
-    throw detail(503, 'The database is unavailable; the event is queued and will be stored when it returns (retrying with the same event_id is safe)', { 'retry-after': '5' })
-  } finally {
-    clearTimeout(timer)
+/**
+ * The 503s of ingestion. Neither promises storage: what the server holds in memory is lost if it
+ * stops before the database returns, and what a full queue refused was never held (it answered
+ * "queued and will be stored" for 20 000 events of 120 000 that the queue had dropped).
+ */
+const NOT_STORED_YET = (): HttpError =>
+  detail(503, 'The database did not store the event in time: it is not stored yet. The server holds it in memory and keeps trying, but loses it if it stops first; send it again later (the same event_id is safe)', { 'retry-after': '5' })
+const NOT_HELD_DETAIL = "The database is unavailable and the server's queue is full: the event was not stored and is not held; send it again later (the same event_id is safe)"
+const NOT_HELD = (): HttpError => detail(503, NOT_HELD_DETAIL, { 'retry-after': '5' })
+
+/**
+ * Ingestion through the pipeline: events are pushed and each request waits until its events are
+ * stored. It answers 503 only when the store made no progress for `ingest_timeout_ms` (no batch
+ * stored meanwhile), not when a large backlog is being stored: three concurrent batches of
+ * 10 000 events answered 503 after 5 s each although the store was busy storing them.
+ */
+class Ingest {
+  #lastProgress = 0
+  #drops = 0
+
+  constructor(private readonly ctx: ServerContext) {
+    ctx.pipeline.on('batch', () => {
+      this.#lastProgress = performance.now()
+    })
+    ctx.pipeline.on('rejected', () => {
+      this.#lastProgress = performance.now()
+    })
+    // Synchronous, within push: how a refused push is told.
+    ctx.pipeline.on('drop', (d) => {
+      this.#drops += d.count
+    })
+  }
+
+  /** Store `events`: per event, nothing (stored), or the HttpError it gets (422 refused, 503). */
+  async run(events: readonly Event[]): Promise<Array<HttpError | undefined>> {
+    const { pipeline, writeOutcomes, settings } = this.ctx
+    const out: Array<HttpError | undefined> = new Array(events.length).fill(undefined)
+    const pending = new Set<number>()
+    let wake: (() => void) | undefined
+    const started = performance.now()
+    events.forEach((e, i) => {
+      writeOutcomes.watch(e.event_id)
+      const drops = this.#drops
+      const wait = pipeline.pushAndWait(e)
+      if (this.#drops > drops) {
+        out[i] = NOT_HELD()
+        wait.catch(() => undefined)
+        return
+      }
+      pending.add(i)
+      wait.then(
+        () => undefined,
+        (err: unknown) => {
+          out[i] = err instanceof StoreRejectedError ? validationError([{ type: 'value_error', loc: ['body'], msg: `The store refused the event: ${err.message}`, input: null }]) : NOT_STORED_YET()
+        },
+      ).finally(() => {
+        pending.delete(i)
+        if (pending.size === 0) wake?.()
+      })
+    })
+    // Until every event settles, or the store has made no progress for the timeout.
+    while (pending.size > 0) {
+      const idle = performance.now() - Math.max(started, this.#lastProgress)
+      const left = settings.ingest_timeout_ms - idle
+      if (left <= 0) {
+        for (const i of pending) out[i] = NOT_STORED_YET()
+        break
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve
+        setTimeout(resolve, Math.min(left, 1000)).unref()
+      })
+      wake = undefined
+    }
+    events.forEach((e, i) => {
+      // The wait of an id no other request waits for is released (a dropped event's never settles).
+      if (out[i] && out[i]?.status !== 422 && writeOutcomes.waiters(e.event_id) === 1) pipeline.forgetWait(e.event_id)
+    })
+    return out
   }
 }
 
@@ -46,11 +112,19 @@ function parseBodyEvent(ctx: ServerContext, body: unknown, loc: Array<string | n
 }
 
 export function eventRoutes(router: Router, ctx: ServerContext): void {
+  const ingest = new Ingest(ctx)
+
   router.add('POST', '/event', async (req, res) => {
     const event = parseBodyEvent(ctx, parseJson(await req.body()))
-    await ingest(ctx, event)
+    const id = event.event_id
+    const [failed] = await ingest.run([event])
+    const outcome = ctx.writeOutcomes.take(id)
+    if (failed) throw failed
     ctx.metrics.ingested++
-    sendJson(res, 200, eventToJson(event, '_id'))
+    // An id already stored (by this request or another) answers with what is stored: the first
+    // version stays, as MADSci leaves the stored document unchanged.
+    const stored = outcome === 'new' ? null : await ctx.store.getEvent(id).catch(() => null)
+    sendJson(res, 200, eventToJson(stored ?? event, '_id'))
   })
 
   // Beyond MADSci: many events in one request, per-item results, idempotent on event_id.
@@ -59,24 +133,29 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
     if (!Array.isArray(body)) throw validationError([{ type: 'list_type', loc: ['body'], msg: 'Input should be a valid list', input: body }])
     if (body.length > 10_000) throw detail(413, `A batch holds at most 10000 events (got ${body.length}); split it`)
     const results: Array<{ event_id: string | null; status: 'stored' | 'rejected'; error?: unknown }> = []
-    const waits: Array<Promise<void>> = []
+    const valid: Event[] = []
+    const slots: number[] = []
     body.forEach((item, i) => {
       try {
         const e = parseBodyEvent(ctx, item, ['body', i])
-        const slot = results.push({ event_id: e.event_id, status: 'stored' }) - 1
-        waits.push(
-          ingest(ctx, e).catch((err: unknown) => {
-            if (err instanceof HttpError && err.status === 422) results[slot] = { event_id: e.event_id, status: 'rejected', error: (err.body as { detail: unknown }).detail }
-            else throw err
-          }),
-        )
+        slots.push(results.push({ event_id: e.event_id, status: 'stored' }) - 1)
+        valid.push(e)
       } catch (err) {
         if (!(err instanceof HttpError)) throw err
         const id = item && typeof item === 'object' ? ((item as Record<string, unknown>).event_id ?? (item as Record<string, unknown>)._id ?? null) : null
         results.push({ event_id: typeof id === 'string' ? id : null, status: 'rejected', error: (err.body as { detail: unknown }).detail })
       }
     })
-    await Promise.all(waits)
+    const outcomes = await ingest.run(valid)
+    for (const e of valid) ctx.writeOutcomes.take(e.event_id)
+    let unavailable: HttpError | undefined
+    outcomes.forEach((err, k) => {
+      if (err?.status === 422) results[slots[k]] = { event_id: valid[k].event_id, status: 'rejected', error: (err.body as { detail: unknown }).detail }
+      // The whole batch is answered 503 (the logger's HTTP sink retries it; stored ids stay as they
+      // are): a full queue is the more telling reason.
+      else if (err && (!unavailable || (err.body as { detail: string }).detail === NOT_HELD_DETAIL)) unavailable = err
+    })
+    if (unavailable) throw unavailable
     ctx.metrics.ingested += results.filter((r) => r.status === 'stored').length
     ctx.metrics.batches++
     sendJson(res, 200, results)
@@ -187,7 +266,9 @@ export function eventRoutes(router: Router, ctx: ServerContext): void {
 
   router.add('DELETE', '/events/archived', async (req, res) => {
     const q = new QueryParser(req.query)
-    const days = q.int('older_than_days', 365)
+    // A count whose cutoff is no date (200000000: `NaN-…`, after every timestamp) deleted every
+    // archived event; a negative one puts the cutoff in the future, which does the same.
+    const days = q.int('older_than_days', 365, { min: 0, max: maxDaysBack() })
     q.check()
     try {
       const n = await ctx.store.purgeArchived(days)
@@ -220,7 +301,12 @@ function queryLevel(q: QueryParser): number {
 function laxInt(v: unknown, loc: Array<string | number>, issues: ValidationIssue[]): number | undefined {
   if (typeof v === 'boolean') return v ? 1 : 0
   if (typeof v === 'number') {
-    if (Number.isInteger(v)) return v
+    if (Number.isSafeInteger(v)) return v
+    // 1e300 is an integer to JavaScript, and no count a database takes.
+    if (Number.isInteger(v)) {
+      issues.push({ type: 'int_parsing_size', loc, msg: 'Unable to parse input string as an integer, exceeded maximum size', input: v })
+      return undefined
+    }
     issues.push({ type: 'int_from_float', loc, msg: 'Input should be a valid integer, got a number with a fractional part', input: v })
     return undefined
   }

@@ -1,10 +1,10 @@
-import type { IncomingMessage } from 'node:http'
+import { type IncomingMessage, STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { Event } from '../../src/event/model.js'
 import { eventToJson } from '../../src/event/serialize.js'
 import type { ServerContext } from './context.js'
-import { HttpError, type Router } from './http.js'
+import { detail, HttpError, requestTarget, type Router } from './http.js'
 import { filterFromQuery } from './live.js'
 
 /**
@@ -80,22 +80,28 @@ export function streamRoutes(router: Router, ctx: ServerContext): void {
 /** WebSocket upgrades for `/events/ws`. Messages are `{"type":"event","event":{...}}` (`_id` form). */
 export function createWebSocketHandler(ctx: ServerContext, authorize: (req: IncomingMessage, path: string, query: URLSearchParams) => void) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
+  /** A refusal written on the raw socket (no HTTP response object exists for an upgrade). */
+  const refuse = (socket: Duplex, err: unknown): void => {
+    const status = err instanceof HttpError ? err.status : 400
+    const body = err instanceof HttpError ? JSON.stringify(err.body) : '{"detail":"Bad Request"}'
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  }
+  // An 'upgrade' listener runs outside any request handling: a throw here was an uncaught
+  // exception (the process exited), and a socket error without a listener is one too.
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    if (url.pathname !== '/events/ws') {
-      socket.end('HTTP/1.1 404 Not Found\r\n\r\n')
-      return
-    }
-    let filter
+    socket.on('error', () => socket.destroy())
     try {
-      authorize(req, url.pathname, url.searchParams)
-      filter = filterFromQuery(url.searchParams)
+      upgrade(req, socket, head)
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : 400
-      const body = err instanceof HttpError ? JSON.stringify(err.body) : '{"detail":"Bad Request"}'
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Unprocessable Entity'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
-      return
+      if (socket.writable) refuse(socket, err)
+      else socket.destroy()
     }
+  }
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = requestTarget(req.url)
+    if (url.pathname !== '/events/ws') throw detail(404, 'Not Found')
+    authorize(req, url.pathname, url.searchParams)
+    const filter = filterFromQuery(url.searchParams)
     const last = url.searchParams.get('last_event_id') ?? undefined
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       ctx.metrics.streamClients++

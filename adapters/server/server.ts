@@ -15,7 +15,7 @@ import { type AlertDispatcher, type AlertOptions, createAlertDispatcher, redactA
 import type { MadsciWarning } from '../../src/warnings.js'
 import type { ServerContext } from './context.js'
 import { corsHeaders, RateLimiter, TokenAuth } from './guard.js'
-import { detail, HttpError, readBody, type Request, Router, sendJson } from './http.js'
+import { detail, HttpError, readBody, type Request, requestTarget, Router, sendJson } from './http.js'
 import { LiveHub } from './live.js'
 import { Metrics } from './metrics.js'
 import { Retention } from './retention.js'
@@ -25,6 +25,7 @@ import { createWebSocketHandler, streamRoutes } from './routes-stream.js'
 import { describeStore, loadSettings, type ServerSettings, settingsFromEnv } from './settings.js'
 import { VERSION } from './version.js'
 import { viewerPlugin } from './viewer.js'
+import { WriteOutcomes } from './write-outcomes.js'
 import { analysisRoutes } from './routes-analysis.js'
 
 /**
@@ -99,8 +100,9 @@ export class MadsciServer {
     if (notifiers.length) {
       dispatcher = createAlertDispatcher({ alertLevel: s.alert_level, ...options.alerts, notifiers }, { log: (e) => logOwn(e) })
     }
+    const writeOutcomes = new WriteOutcomes()
     const { core } = createLoggerCore({
-      sinks: [this.store],
+      sinks: [writeOutcomes.sink(this.store)],
       spool: false,
       level: 0,
       // Group commit: requests arriving together share a batch; one arriving alone waits ~1 ms.
@@ -141,6 +143,7 @@ export class MadsciServer {
       version: VERSION,
       extraMetrics: dispatcher ? [() => alertMetrics(dispatcher)] : [],
       alerts: dispatcher,
+      writeOutcomes,
     }
     this.#auth = new TokenAuth(s.auth_token)
     this.#limiter = new RateLimiter(s)
@@ -173,8 +176,9 @@ export class MadsciServer {
     res.setHeader('x-request-id', requestId)
     res.setHeader('x-madsci-events', `${VERSION}; batch; stream`)
     let route = 'unmatched'
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    // Everything below answers through #fail: a throw outside it was an unhandled rejection (the process exited).
     try {
+      const url = requestTarget(req.url)
       for (const [k, v] of Object.entries(corsHeaders(this.settings.cors_origins, req))) res.setHeader(k, v)
       // A CORS preflight; any other OPTIONS request is routed (and gets 405, as in MADSci).
       if (req.method === 'OPTIONS' && req.headers.origin && req.headers['access-control-request-method']) {

@@ -1,6 +1,7 @@
 import { envBool, envMongoUrl, envNumber, envValue, redactUrl } from '../../src/config/env.js'
 import { defaultEventFile, resolveMadsciDir, resolveMadsciPath } from '../../src/config/madsci-dir.js'
 import { ConfigError } from '../../src/errors.js'
+import { LAST_DATE_MS, MAX_TIMER_MS, maxDaysBack } from '../../src/stores/time-limits.js'
 import { type EventLogLevel, parseLevel } from '../../src/event/levels.js'
 import { newUlid } from '../../src/event/ulid.js'
 import { mongoUrlDatabase } from '../../src/config/mongo-url.js'
@@ -167,8 +168,48 @@ function num(env: NodeJS.ProcessEnv, name: string, min: number, fallback: number
 
 function intEnv(env: NodeJS.ProcessEnv, name: string, min: number, fallback: number): number {
   const n = num(env, name, min, fallback)
-  if (!Number.isInteger(n)) throw new ConfigError(name, `${JSON.stringify(envValue(env, name))} is not an integer`)
+  // 1e300 is an integer to JavaScript, and no count or duration anything here can use.
+  if (!Number.isSafeInteger(n)) throw new ConfigError(name, `${JSON.stringify(envValue(env, name))} is not an integer (at most ${Number.MAX_SAFE_INTEGER})`)
   return n
+}
+
+/**
+ * Settings that are durations, with their unit. Each must give a date (years 1 to 9999) counted
+ * from now: 999999999 days of `soft_delete_after_days` ("keep forever") made the cutoff an
+ * invalid date, and the first retention pass archived every event (and, on the file store, the
+ * purge then deleted them). Those a Node timer waits for (`timer`) must fit one (2^31 − 1 ms):
+ * past it Node fires after 1 ms, so `ingest_timeout_ms` = 1e10 answered every POST /event 503 at once.
+ */
+const DURATIONS: Partial<Record<Key, { unitMs: number; unit: string; zero?: boolean; back?: boolean; timer?: boolean }>> = {
+  soft_delete_after_days: { unitMs: 86_400_000, unit: 'days', back: true },
+  hard_delete_after_days: { unitMs: 86_400_000, unit: 'days', back: true },
+  retention_check_interval_hours: { unitMs: 3_600_000, unit: 'hours' },
+  rate_limit_window: { unitMs: 1000, unit: 'seconds' },
+  rate_limit_short_window: { unitMs: 1000, unit: 'seconds' },
+  rate_limit_cleanup_interval: { unitMs: 1000, unit: 'seconds' },
+  ingest_timeout_ms: { unitMs: 1, unit: 'ms', zero: true, timer: true },
+  live_poll_interval_ms: { unitMs: 1, unit: 'ms', timer: true },
+}
+
+/**
+ * Throw `ConfigError` (naming `name`: the variable or the option) when a duration setting cannot
+ * be used. The variables are whole numbers with MADSci's minimums (read by intEnv); in code a
+ * fraction is allowed (a test's retention pass every 0.0005 hours).
+ */
+function checkDuration(name: string, key: Key, value: unknown): void {
+  const d = DURATIONS[key]
+  if (!d || value === null || value === undefined) return
+  const n = value as number
+  if (typeof value !== 'number' || !Number.isFinite(n) || n < 0 || (n === 0 && !d.zero)) {
+    throw new ConfigError(name, `${JSON.stringify(value)} is not a number of ${d.unit} ${d.zero ? '≥' : '>'} 0`)
+  }
+  // Back from now to year 1, forward to year 9999, or what a timer waits.
+  const max = d.timer ? MAX_TIMER_MS : d.back ? maxDaysBack() : Math.floor((LAST_DATE_MS - Date.now()) / d.unitMs)
+  if (n > max) {
+    const why = d.timer ? 'is longer than a timer can wait (24.8 days)' : `${d.back ? 'before' : 'after'} now is not a date`
+    const hint = d.back ? '; to keep events for ever, leave retention off (EVENT_RETENTION_ENABLED=false)' : ''
+    throw new ConfigError(name, `${n} ${d.unit} ${why}; use at most ${max}${hint}`)
+  }
 }
 
 /** A nullable integer: the string `null` (or unset) is null. */
@@ -336,12 +377,14 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   s.ingest_timeout_ms = intEnv(env, 'EVENT_INGEST_TIMEOUT_MS', 0, d.ingest_timeout_ms)
   s.live_poll_interval_ms = intEnv(env, 'EVENT_LIVE_POLL_INTERVAL_MS', 50, d.live_poll_interval_ms)
   s.live_buffer_events = intEnv(env, 'EVENT_LIVE_BUFFER_EVENTS', 100, d.live_buffer_events)
+  for (const field of SETTINGS_FIELDS) if (envValue(env, field.env[0]) !== undefined) checkDuration(field.env[0], field.key, s[field.key])
   return s
 }
 
 /** Settings from the environment (MADSci's variables) over the defaults, then `overrides` over both. */
 export function loadSettings(overrides: Partial<ServerSettings> = {}, env: NodeJS.ProcessEnv = process.env): ServerSettings {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<ServerSettings>
+  for (const [k, v] of Object.entries(defined)) checkDuration(k, k as Key, v)
   const merged = { ...settingsFromEnv(env), ...defined }
   // A database URL given in code names its database as one from the environment does.
   if (defined.document_db_url && defined.database_name === undefined && envValue(env, 'EVENT_DATABASE_NAME') === undefined) {

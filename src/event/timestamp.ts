@@ -121,9 +121,19 @@ function render(
   return `${out}${sign}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`
 }
 
-function fromEpochSeconds(seconds: number): ParsedTimestamp {
+/** Unix times pydantic accepts: years 1 to 9999 (beyond, `new Date` gives `NaN-…` or 5-digit years, which sort wrongly as text). */
+const MIN_EPOCH_MS = -62_135_596_800_000
+const MAX_EPOCH_MS = 253_402_300_799_999
+
+function fromEpochSeconds(seconds: number, fromString = false): ParsedTimestamp | TimestampProblem {
   const micros = Math.round(seconds * 1e6)
   const ms = Math.floor(micros / 1000)
+  if (!(ms >= MIN_EPOCH_MS && ms <= MAX_EPOCH_MS)) {
+    const why = ms > MAX_EPOCH_MS ? 'dates after 9999 are not supported as unix timestamps' : 'dates before 0000 are not supported as unix timestamps'
+    return fromString
+      ? { type: 'datetime_from_date_parsing', msg: `Input should be a valid datetime or date, ${why}` }
+      : { type: 'datetime_parsing', msg: `Input should be a valid datetime, ${why}` }
+  }
   const d = new Date(ms)
   const us = micros - Math.floor(micros / 1e6) * 1e6
   return {
@@ -153,7 +163,7 @@ export function parseTimestamp(input: unknown): ParsedTimestamp | TimestampProbl
   const str = input.trim()
   if (/^-?\d+(\.\d+)?$/.test(str)) {
     const n = Number(str)
-    return fromEpochSeconds(Math.abs(n) > 2e10 ? n / 1000 : n)
+    return fromEpochSeconds(Math.abs(n) > 2e10 ? n / 1000 : n, true)
   }
   const m = ISO_RE.exec(str)
   if (!m) {

@@ -14,7 +14,7 @@ export {
 } from './events.js'
 export { reportToCsv, ReportCsvError, CSV_DOWNLOAD_NAMES, type ReportKind, type ReportCsvOptions } from './reports.js'
 export { neutralizeFormula, pyCell, pyRepr, EXCEL_DIALECT, UTF8_BOM, type NumberKind } from './cells.js'
-export { reportCsvAnswer, saveCsvFile, resolveOutputDirectory, SAVED_REPORT_NAMES, type CsvAnswer, type CsvRequest } from './save.js'
+export { fileInDirectory, reportCsvAnswer, saveCsvFile, resolveOutputDirectory, SAVED_REPORT_NAMES, type CsvAnswer, type CsvRequest } from './save.js'
 export { periodsChartSvg, nodeUtilizationChartSvg, CHART_COLORS, type ChartOptions } from './charts.js'
 export { escapeXml } from './svg.js'
 export { ProgressBar, type ProgressOptions } from './progress.js'

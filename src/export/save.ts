@@ -10,7 +10,7 @@
  */
 import { constants } from 'node:fs'
 import { lstat, mkdir, open, realpath } from 'node:fs/promises'
-import { isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { ConfigError, PathNotAllowedError } from '../errors.js'
 import { ERROR_ANSWERS } from '../analyze/params.js'
 import { CSV_DOWNLOAD_NAMES, reportToCsv, type ReportCsvOptions, type ReportKind } from './reports.js'
@@ -68,6 +68,16 @@ export async function resolveOutputDirectory(root: string, outputPath: string): 
   return current
 }
 
+/**
+ * `dir/name`, checked as resolved: a name made from request parameters must stay one plain
+ * component of `dir` (`../`, a separator or a NUL in it would place the file elsewhere).
+ */
+export function fileInDirectory(dir: string, name: string): string {
+  const file = resolve(dir, name)
+  if (name.includes('\0') || dirname(file) !== resolve(dir) || basename(file) !== name) throw new PathNotAllowedError(name, dir)
+  return file
+}
+
 /** Upstream's file name parts and `report_type` per route (§6.1). */
 export const SAVED_REPORT_NAMES: Record<ReportKind, { prefix: string; reportType: string }> = {
   sessions: { prefix: 'utilization_report', reportType: 'session_utilization' },
@@ -88,7 +98,7 @@ export async function saveCsvFile(
   options: { root: string; outputPath: string; kind: ReportKind; variant: string; date?: Date },
 ): Promise<string> {
   const dir = await resolveOutputDirectory(options.root, options.outputPath)
-  const file = join(dir, `madsci_${SAVED_REPORT_NAMES[options.kind].prefix}_${options.variant}_${yyyymmdd(options.date ?? new Date())}.csv`)
+  const file = fileInDirectory(dir, `madsci_${SAVED_REPORT_NAMES[options.kind].prefix}_${options.variant}_${yyyymmdd(options.date ?? new Date())}.csv`)
   let handle
   try {
     handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0), 0o644)

@@ -22,10 +22,14 @@ const HEAD_BYTES = 64
 /** For a line whose id is made on each read: greater than every ULID, so nothing after it is skipped. */
 export const UNSTABLE_ID = '\uffff'
 
-interface FileIndex {
+/** What is known of one file: its first bytes (to tell a reused inode) and how far it was read. */
+interface FileState {
   head: string
-  /** Bytes indexed: the end of the last complete line read. */
+  /** Bytes read: the end of the last complete line. */
   indexedTo: number
+}
+
+interface FileIndex extends FileState {
   /** Greatest id mentioned in the indexed lines ('' when none). */
   maxId: string
   /** Line starts, ascending, with the greatest id mentioned before them in this file. */
@@ -39,78 +43,50 @@ export interface StartPosition {
   offset: number
 }
 
-export class AfterIdIndex {
-  readonly #files = new Map<string, FileIndex>()
-  readonly #idsOf: (line: string) => string[]
-  /** Reads arriving together are answered one after the other (each extends the same index). */
+/**
+ * Per-file state kept up to date as the files grow: each complete (`\n`-terminated) line is given
+ * once to `onLine`, with the offset where the next line starts. Files are known by device and
+ * inode (a rotation renames, it does not copy) and a fingerprint of their first bytes (an inode
+ * reused by a new file is not mistaken for the old one); a file that shrank is read again.
+ * Callers arriving together are answered one after the other (each extends the same state).
+ */
+class GrowingFiles<T extends FileState> {
+  readonly #files = new Map<string, T>()
   #queue: Promise<unknown> = Promise.resolve()
 
-  /** `idsOf(line)`: the ids a line mentions; `UNSTABLE_ID` for an id made anew on each read. */
-  constructor(idsOf: (line: string) => string[]) {
-    this.#idsOf = idsOf
-  }
+  constructor(
+    private readonly fresh: (head: string) => T,
+    private readonly onLine: (state: T, line: string, nextLine: number) => void,
+  ) {}
 
-  /** The furthest position in `files` (oldest first) before which no line mentions an id above `afterId`. */
-  start(files: readonly SnapshotFile[], afterId: string): Promise<StartPosition> {
-    const run = this.#queue.then(() => this.#start(files, afterId))
+  /** Run `fn` alone (no other caller extends the state meanwhile). */
+  serial<R>(fn: () => Promise<R>): Promise<R> {
+    const run = this.#queue.then(fn)
     this.#queue = run.catch(() => undefined)
     return run
   }
 
-  async #start(files: readonly SnapshotFile[], afterId: string): Promise<StartPosition> {
-    const seen = new Set<string>()
-    let best: StartPosition = { file: 0, offset: 0 }
-    let blocked = false
-    // Files are walked only while everything before the current one is at or below afterId.
-    for (let k = 0; k < files.length; k++) {
-      const f = files[k]
-      seen.add(f.inode)
-      if (blocked) continue
-      const index = await this.#indexed(f)
-      // The last checkpoint with nothing above afterId before it (maxBefore grows along the file;
-      // the first, at offset 0, always qualifies).
-      const cps = index.checkpoints
-      let lo = 1
-      let hi = cps.length - 1
-      let found = 0
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1
-        if (cps[mid].maxBefore <= afterId) {
-          found = mid
-          lo = mid + 1
-        } else hi = mid - 1
-      }
-      best = { file: k, offset: cps[found].offset }
-      // The file's unindexed end (a line being written) may hold anything: stop there.
-      if (index.maxId > afterId || index.indexedTo < f.size) {
-        blocked = true
-        continue
-      }
-      // The whole file is at or below afterId: the next one can start at its beginning.
-      best = { file: k + 1, offset: 0 }
-    }
-    // Forget files no longer in the store (deleted by rotation).
-    for (const key of this.#files.keys()) if (!seen.has(key)) this.#files.delete(key)
-    return best
-  }
-
-  /** The file's index, extended to its complete lines. */
-  async #indexed(f: SnapshotFile): Promise<FileIndex> {
+  /** The file's state, extended to its complete lines. */
+  async get(f: SnapshotFile): Promise<T> {
     const head = await readHead(f)
-    let index = this.#files.get(f.inode)
-    if (!index || index.head !== head || f.size < index.indexedTo) {
-      index = { head, indexedTo: 0, maxId: '', checkpoints: [{ offset: 0, maxBefore: '' }] }
-      this.#files.set(f.inode, index)
+    let state = this.#files.get(f.inode)
+    if (!state || state.head !== head || f.size < state.indexedTo) {
+      state = this.fresh(head)
+      this.#files.set(f.inode, state)
     }
-    if (index.indexedTo < f.size) await this.#extend(f, index)
-    return index
+    if (state.indexedTo < f.size) await this.#extend(f, state)
+    return state
   }
 
-  async #extend(f: SnapshotFile, index: FileIndex): Promise<void> {
+  /** Forget files not in `inodes` (deleted by rotation). */
+  keepOnly(inodes: Set<string>): void {
+    for (const key of this.#files.keys()) if (!inodes.has(key)) this.#files.delete(key)
+  }
+
+  async #extend(f: SnapshotFile, state: T): Promise<void> {
     const buf = Buffer.allocUnsafe(CHUNK)
-    let position = index.indexedTo
+    let position = state.indexedTo
     let carry: Buffer | undefined
-    let nextCheckpoint = index.checkpoints[index.checkpoints.length - 1].offset + CHECKPOINT_BYTES
     while (position < f.size) {
       const { bytesRead } = await f.fh.read(buf, 0, Math.min(CHUNK, f.size - position), position)
       if (bytesRead === 0) break
@@ -120,15 +96,9 @@ export class AfterIdIndex {
         carry = undefined
         let end = bytes.length
         if (end > 0 && bytes[end - 1] === 13) end--
-        const line = bytes.toString('utf8', 0, end)
-        for (const id of line ? this.#idsOf(line) : []) if (id > index.maxId) index.maxId = id
         from = i + 1
-        const lineStart = position + from
-        index.indexedTo = lineStart
-        if (lineStart >= nextCheckpoint) {
-          index.checkpoints.push({ offset: lineStart, maxBefore: index.maxId })
-          nextCheckpoint = lineStart + CHECKPOINT_BYTES
-        }
+        state.indexedTo = position + from
+        this.onLine(state, bytes.toString('utf8', 0, end), state.indexedTo)
       }
       if (from < bytesRead) {
         const rest = Buffer.from(buf.subarray(from, bytesRead))
@@ -136,6 +106,113 @@ export class AfterIdIndex {
       }
       position += bytesRead
     }
+  }
+}
+
+export class AfterIdIndex {
+  readonly #files: GrowingFiles<FileIndex>
+
+  /** `idsOf(line)`: the ids a line mentions; `UNSTABLE_ID` for an id made anew on each read. */
+  constructor(idsOf: (line: string) => string[]) {
+    this.#files = new GrowingFiles<FileIndex>(
+      (head) => ({ head, indexedTo: 0, maxId: '', checkpoints: [{ offset: 0, maxBefore: '' }] }),
+      (index, line, nextLine) => {
+        for (const id of line ? idsOf(line) : []) if (id > index.maxId) index.maxId = id
+        if (nextLine >= index.checkpoints[index.checkpoints.length - 1].offset + CHECKPOINT_BYTES) index.checkpoints.push({ offset: nextLine, maxBefore: index.maxId })
+      },
+    )
+  }
+
+  /**
+   * The furthest position in `files` (oldest first) before which no line mentions an id above
+   * `afterId` (with `inclusive`: an id at or above it, for a read of `afterId` itself).
+   */
+  start(files: readonly SnapshotFile[], afterId: string, inclusive = false): Promise<StartPosition> {
+    return this.#files.serial(() => this.#start(files, afterId, inclusive))
+  }
+
+  /** The greatest id the complete lines of `files` mention (UNSTABLE_ID after a line without its own id). */
+  maxId(files: readonly SnapshotFile[]): Promise<string> {
+    return this.#files.serial(async () => {
+      let max = ''
+      for (const f of files) {
+        const index = await this.#files.get(f)
+        if (index.maxId > max) max = index.maxId
+      }
+      return max
+    })
+  }
+
+  async #start(files: readonly SnapshotFile[], afterId: string, inclusive: boolean): Promise<StartPosition> {
+    const below = (id: string): boolean => (inclusive ? id < afterId : id <= afterId)
+    const seen = new Set<string>()
+    let best: StartPosition = { file: 0, offset: 0 }
+    let blocked = false
+    // Files are walked only while everything before the current one is at or below afterId.
+    for (let k = 0; k < files.length; k++) {
+      const f = files[k]
+      seen.add(f.inode)
+      if (blocked) continue
+      const index = await this.#files.get(f)
+      // The last checkpoint with nothing above afterId before it (maxBefore grows along the file;
+      // the first, at offset 0, always qualifies).
+      const cps = index.checkpoints
+      let lo = 1
+      let hi = cps.length - 1
+      let found = 0
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1
+        if (below(cps[mid].maxBefore)) {
+          found = mid
+          lo = mid + 1
+        } else hi = mid - 1
+      }
+      best = { file: k, offset: cps[found].offset }
+      // The file's unindexed end (a line being written) may hold anything: stop there.
+      if (!below(index.maxId) || index.indexedTo < f.size) {
+        blocked = true
+        continue
+      }
+      // The whole file is at or below afterId: the next one can start at its beginning.
+      best = { file: k + 1, offset: 0 }
+    }
+    this.#files.keepOnly(seen)
+    return best
+  }
+}
+
+interface FileCounts extends FileState {
+  inserts: number
+  deletions: number
+}
+
+/**
+ * An estimate of the events in the files, kept up to date as they grow (each byte read once, no
+ * JSON parsed): lines that are inserts minus deletion markers, told apart by how they begin. A
+ * duplicate insert counts twice and a line that is not an event once: an estimate, for `/health`,
+ * that costs no more than the bytes written since the last call and holds no events.
+ */
+export class LineCounts {
+  readonly #files = new GrowingFiles<FileCounts>(
+    (head) => ({ head, indexedTo: 0, inserts: 0, deletions: 0 }),
+    (c, line) => {
+      const t = line.trimStart()
+      if (t.startsWith('{"deleted_event_id"')) c.deletions++
+      else if (t.startsWith('{') && !t.startsWith('{"updated_event"')) c.inserts++
+    },
+  )
+
+  /** Inserts minus deletions over `files` (what is unterminated at their ends is not counted). */
+  estimate(files: readonly SnapshotFile[]): Promise<number> {
+    return this.#files.serial(async () => {
+      let n = 0
+      for (const f of files) {
+        const c = await this.#files.get(f)
+        n += c.inserts - c.deletions
+      }
+      this.#files.keepOnly(new Set(files.map((f) => f.inode)))
+      return Math.max(0, n)
+    })
   }
 }
 

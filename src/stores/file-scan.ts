@@ -19,20 +19,31 @@ export interface SnapshotFile {
 
 const CHUNK = 64 * 1024
 
+/** Where the line just given by `snapshotLines` starts: the index of its file and its byte offset. */
+export interface LineCursor {
+  file: number
+  offset: number
+}
+
 /**
  * The lines of the files, oldest first, read incrementally with positioned reads of 64 KiB (the
  * handles stay open for the next pass). Lines end at `\n`, `\r\n` or `\r`, as readline's; a last
- * line without its newline (torn by a write in progress) is given as it is.
+ * line without its newline (torn by a write in progress) is given as it is. With `cursor`, each
+ * line's position is set there before it is given (read it back with `lineAt`).
  */
-export async function* snapshotLines(files: readonly SnapshotFile[]): AsyncGenerator<string> {
+export async function* snapshotLines(files: readonly SnapshotFile[], cursor?: LineCursor): AsyncGenerator<string> {
   const buf = Buffer.allocUnsafe(CHUNK)
-  for (const f of files) {
+  for (let k = 0; k < files.length; k++) {
+    const f = files[k]
     let carry: Buffer | undefined
     let skipLf = false
     let position = f.start ?? 0
+    /** Offset in the file of the line being read. */
+    let lineStart = position
     while (position < f.size) {
       const { bytesRead } = await f.fh.read(buf, 0, Math.min(CHUNK, f.size - position), position)
       if (bytesRead === 0) break
+      const base = position
       position += bytesRead
       let start = 0
       for (let i = 0; i < bytesRead; i++) {
@@ -41,6 +52,7 @@ export async function* snapshotLines(files: readonly SnapshotFile[]): AsyncGener
         if (skipLf && c === 0x0a && i === start) {
           skipLf = false
           start = i + 1
+          lineStart = base + start
           continue
         }
         skipLf = c === 0x0d
@@ -49,7 +61,12 @@ export async function* snapshotLines(files: readonly SnapshotFile[]): AsyncGener
           line = Buffer.concat([carry, buf.subarray(start, i)]).toString('utf8')
           carry = undefined
         } else line = buf.toString('utf8', start, i)
+        if (cursor) {
+          cursor.file = k
+          cursor.offset = lineStart
+        }
         start = i + 1
+        lineStart = base + start
         yield line
       }
       if (start < bytesRead) {
@@ -58,8 +75,36 @@ export async function* snapshotLines(files: readonly SnapshotFile[]): AsyncGener
         skipLf = false
       }
     }
-    if (carry && carry.length > 0) yield carry.toString('utf8')
+    if (carry && carry.length > 0) {
+      if (cursor) {
+        cursor.file = k
+        cursor.offset = lineStart
+      }
+      yield carry.toString('utf8')
+    }
   }
+}
+
+/** The line of `f` that starts at `offset` (up to its end of line, or the end of the snapshot). */
+export async function lineAt(f: SnapshotFile, offset: number): Promise<string> {
+  const parts: Buffer[] = []
+  const buf = Buffer.allocUnsafe(4096)
+  let position = offset
+  while (position < f.size) {
+    const { bytesRead } = await f.fh.read(buf, 0, Math.min(buf.length, f.size - position), position)
+    if (bytesRead === 0) break
+    let end = -1
+    for (let i = 0; i < bytesRead; i++) {
+      if (buf[i] === 0x0a || buf[i] === 0x0d) {
+        end = i
+        break
+      }
+    }
+    parts.push(Buffer.from(buf.subarray(0, end === -1 ? bytesRead : end)))
+    if (end !== -1) break
+    position += bytesRead
+  }
+  return Buffer.concat(parts).toString('utf8')
 }
 
 /** A binary min-heap under `less`. */
@@ -130,9 +175,19 @@ export class WindowOrder {
 
   add(key: string): boolean {
     if (!this.ok) return false
-    if (this.#old !== undefined && (this.strict ? key <= this.#old : key < this.#old)) return (this.ok = false)
+    if (!this.admit(key)) return (this.ok = false)
+    return true
+  }
+
+  /**
+   * Add `key` if the sequence stays window-sorted with it, and say whether it did; a key that
+   * would break it (with `strict`: a duplicate of a key in the window, or a key not above every
+   * key that left it) is left out, and the sequence of admitted keys stays window-sorted.
+   */
+  admit(key: string): boolean {
+    if (this.#old !== undefined && (this.strict ? key <= this.#old : key < this.#old)) return false
     if (this.strict) {
-      if (this.#members.has(key)) return (this.ok = false)
+      if (this.#members.has(key)) return false
       this.#members.add(key)
     }
     if (this.#ring.length < this.window) this.#ring.push(key)

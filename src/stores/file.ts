@@ -8,8 +8,9 @@ import { eventToJson } from '../event/serialize.js'
 import { formatDateNaiveUtc } from '../event/timestamp.js'
 import { parseEvent } from '../event/validate.js'
 import { pipelineEventJson } from '../pipeline/record.js'
-import { AfterIdIndex, UNSTABLE_ID } from './file-index.js'
-import { Heap, type SnapshotFile, snapshotLines, WindowOrder } from './file-scan.js'
+import { daysBefore } from './time-limits.js'
+import { AfterIdIndex, LineCounts, UNSTABLE_ID } from './file-index.js'
+import { Heap, lineAt, type LineCursor, type SnapshotFile, snapshotLines, WindowOrder } from './file-scan.js'
 import { validateSelector } from './selector.js'
 import type {
   ArchiveOptions,
@@ -69,12 +70,48 @@ interface Positioned {
 
 interface Analysis {
   key: string
+  /** Every line carries its own id and time (else each read makes new ones: resolved in memory). */
   simple: boolean
-  /** `event_timestamp` in order within REORDER_WINDOW lines / on every line. */
+  /**
+   * Ids whose lines a read must resolve: updated, deleted, or inserted where the insert breaks the
+   * id order of the others (a duplicate, or a late write). Every other insert is a plain one, in
+   * id order within REORDER_WINDOW lines. Held as ids only: one retried write adds one.
+   */
+  exceptions: Set<string>
+  /** Over the plain inserts: `event_timestamp` in order within REORDER_WINDOW lines / on every line. */
   timeSorted: boolean
   timeInOrder: boolean
-  /** `event_id` increasing on every line. */
+  /** `event_id` increasing on every plain insert. */
   idInOrder: boolean
+}
+
+/**
+ * The id at the start of a line in the forms this store writes: an event (`{"event_id":"…"`), a
+ * deletion marker, or an update (`{"updated_event":{"event_id":"…"`). Ids with escapes are not
+ * matched (those lines are parsed).
+ */
+const LEADING_ID = /^\{"(?:event_id|deleted_event_id)":"([^"\\]*)"|^\{"updated_event":\{"event_id":"([^"\\]*)"/
+
+/** A line's position in the store, from where it starts: ordered as the lines are (files < 2^12, offsets < 2^40). */
+function linePosition(c: LineCursor): number {
+  return c.file * 2 ** 40 + c.offset
+}
+
+/** What reads sort by: store position, id, time. */
+interface SortKeys {
+  pos: number
+  id: string
+  ts: string
+}
+
+function sortKeys(x: Positioned): SortKeys {
+  return { pos: x.pos, id: x.e.event_id, ts: x.e.event_timestamp }
+}
+
+/** An exception's current version: its store position (its first insert's), where the version is, its sort keys once read. */
+interface Resolved extends SortKeys {
+  file: number
+  offset: number
 }
 
 /**
@@ -140,6 +177,11 @@ export class FileStore implements ManagedStore {
   #skippedLines = 0
   #analysis: Analysis | undefined
   readonly #afterIds = new AfterIdIndex(mentionedIds)
+  readonly #counts = new LineCounts()
+  /** The greatest id in the store, once learnt; `#maxWritten` the greatest this instance appended. */
+  #maxId: string | undefined
+  #maxWritten = ''
+  #learningMaxId = false
 
   constructor(path: string, options: FileStoreOptions = {}) {
     this.path = resolve(path)
@@ -179,22 +221,68 @@ export class FileStore implements ManagedStore {
 
   async write(batch: readonly PipelineEvent[]): Promise<WriteResult> {
     const text = batch.map((e) => pipelineEventJson(e) + '\n').join('')
-    await this.#append(text)
-    return { delivered: batch.length, rejected: [] }
+    let duplicates: string[] | undefined
+    await this.#exclusive(async () => {
+      duplicates = this.#possibleDuplicates(batch)
+      await this.#appendLocked(text)
+      for (const e of batch) if (e.event_id > this.#maxWritten) this.#maxWritten = e.event_id
+      if (this.#maxId !== undefined && this.#maxWritten > this.#maxId) this.#maxId = this.#maxWritten
+    })
+    return { delivered: batch.length, rejected: [], duplicates }
+  }
+
+  /**
+   * The ids of `batch` that may already be stored: those not above the greatest id in the store
+   * (or repeated in the batch). Undefined while that id is not known yet (it is learnt in the
+   * background from the after-id index). A fresh ULID is above every earlier one, so a caller
+   * that must answer with what is stored (POST /event) looks up only retries and late writes.
+   */
+  #possibleDuplicates(batch: readonly PipelineEvent[]): string[] | undefined {
+    const max = this.#maxId
+    if (max === undefined) {
+      this.#learnMaxId()
+      return undefined
+    }
+    const seen = new Set<string>()
+    const out: string[] = []
+    for (const e of batch) {
+      if (e.event_id <= max || seen.has(e.event_id)) out.push(e.event_id)
+      seen.add(e.event_id)
+    }
+    return out
+  }
+
+  #learnMaxId(): void {
+    if (this.#learningMaxId) return
+    this.#learningMaxId = true
+    void (async () => {
+      const snapshot = await this.#snapshot()
+      try {
+        const indexed = await this.#afterIds.maxId(snapshot)
+        // Writes after the snapshot are in #maxWritten (this store is the files' only writer).
+        this.#maxId = indexed > this.#maxWritten ? indexed : this.#maxWritten
+      } finally {
+        await closeAll(snapshot)
+      }
+    })().catch(() => {
+      this.#learningMaxId = false
+    })
   }
 
   #append(text: string): Promise<void> {
-    return this.#exclusive(async () => {
-      await this.open()
-      try {
-        const buf = Buffer.from(text)
-        await (this.#fh as FileHandle).write(buf)
-        this.#size += buf.length
-      } catch (err) {
-        throw new StoreUnavailableError('file', `cannot write ${this.path}: ${(err as Error).message}`, { cause: err })
-      }
-      if (this.#size >= this.#opts.maxBytes) await this.#rotate()
-    })
+    return this.#exclusive(() => this.#appendLocked(text))
+  }
+
+  async #appendLocked(text: string): Promise<void> {
+    await this.open()
+    try {
+      const buf = Buffer.from(text)
+      await (this.#fh as FileHandle).write(buf)
+      this.#size += buf.length
+    } catch (err) {
+      throw new StoreUnavailableError('file', `cannot write ${this.path}: ${(err as Error).message}`, { cause: err })
+    }
+    if (this.#size >= this.#opts.maxBytes) await this.#rotate()
   }
 
   async #rotate(): Promise<void> {
@@ -267,8 +355,8 @@ export class FileStore implements ManagedStore {
   }
 
   /** Every line in write order: inserted events, updates and deletion markers. */
-  async *#lines(files: readonly SnapshotFile[], count = true): AsyncGenerator<Line> {
-    for await (const line of snapshotLines(files)) {
+  async *#lines(files: readonly SnapshotFile[], count = true, cursor?: LineCursor): AsyncGenerator<Line> {
+    for await (const line of snapshotLines(files, cursor)) {
       const item = classify(line)
       if (item === undefined) {
         if (count) this.#skippedLines++
@@ -279,17 +367,18 @@ export class FileStore implements ManagedStore {
   }
 
   /**
-   * Whether the snapshot can be read in one pass with a bounded reorder heap: no updates or
-   * deletions, every line carrying its own id and time (a missing one is generated on each read),
-   * and ids in order within REORDER_WINDOW lines (so there is no duplicate either). `timeSorted`:
-   * `event_timestamp` in order within the window too. Remembered while the files are unchanged
-   * (for whole-store reads only: a live poll's tail is small, and must not evict it).
+   * How the snapshot can be read: its exceptions (updates, deletions, duplicates and late writes,
+   * by id) apart, every line is a plain insert with ids in order within REORDER_WINDOW lines, so a
+   * bounded reorder heap sorts them; `timeSorted`: their times too. A line without its own id or
+   * time (one is generated on each read) makes the store not `simple`. Remembered while the files
+   * are unchanged (for whole-store reads only: a live poll's tail is small, and must not evict it).
    */
   async #analyze(files: readonly SnapshotFile[], whole = true): Promise<Analysis> {
     const key = files.map((f) => f.id).join('|')
     if (whole && this.#analysis?.key === key) return this.#analysis
     const ids = new WindowOrder(REORDER_WINDOW, true)
     const times = new WindowOrder(REORDER_WINDOW, false)
+    const exceptions = new Set<string>()
     let simple = true
     let idInOrder = true
     let timeInOrder = true
@@ -298,20 +387,66 @@ export class FileStore implements ManagedStore {
     for await (const line of snapshotLines(files)) {
       const item = classify(line)
       if (!item) continue
-      if (!item.stable || !('event_id' in item.line) || !ids.add(item.line.event_id)) {
+      const l = item.line
+      if ('deleted_event_id' in l) exceptions.add(l.deleted_event_id)
+      else if ('updated' in l) exceptions.add(l.updated.event_id)
+      else if (!item.stable) {
         simple = false
         break
+      } else if (exceptions.has(l.event_id) || !ids.admit(l.event_id)) exceptions.add(l.event_id)
+      else {
+        const { event_id: id, event_timestamp: time } = l
+        times.add(time)
+        if (lastId !== undefined && id <= lastId) idInOrder = false
+        if (lastTime !== undefined && time < lastTime) timeInOrder = false
+        lastId = id
+        lastTime = time
       }
-      const { event_id: id, event_timestamp: time } = item.line
-      times.add(time)
-      if (lastId !== undefined && id <= lastId) idInOrder = false
-      if (lastTime !== undefined && time < lastTime) timeInOrder = false
-      lastId = id
-      lastTime = time
     }
-    const analysis = { key, simple, timeSorted: simple && times.ok, timeInOrder: simple && timeInOrder, idInOrder: simple && idInOrder }
+    const analysis = { key, simple, exceptions, timeSorted: simple && times.ok, timeInOrder: simple && timeInOrder, idInOrder: simple && idInOrder }
     if (whole) this.#analysis = analysis
     return analysis
+  }
+
+  /**
+   * The current version of each exception passing `keep`, sorted by `before`: a pass over the
+   * lines that follows only the exceptions' ids (as `#collect` does for all: the first insert wins
+   * and sets the position, an update replaces the version, a deletion removes the event), then
+   * each version is read back from where it is. Holds positions, not events.
+   */
+  async #resolveExceptions(files: readonly SnapshotFile[], exceptions: Set<string>, keep: (e: Event) => boolean, before: (a: SortKeys, b: SortKeys) => boolean): Promise<Resolved[]> {
+    const found = new Map<string, Resolved>()
+    const cursor: LineCursor = { file: 0, offset: 0 }
+    for await (const line of snapshotLines(files, cursor)) {
+      // Lines in the form this store writes name their id first: the others are passed unparsed.
+      const fast = LEADING_ID.exec(line)
+      if (fast && !exceptions.has(fast[1] ?? fast[2]) && !line.includes('"_id"')) continue
+      const item = classify(line)
+      if (!item) continue
+      const l = item.line
+      const id = 'deleted_event_id' in l ? l.deleted_event_id : 'updated' in l ? l.updated.event_id : l.event_id
+      if (!exceptions.has(id)) continue
+      const cur = found.get(id)
+      if ('deleted_event_id' in l) found.delete(id)
+      else if ('updated' in l) {
+        if (cur) Object.assign(cur, { file: cursor.file, offset: cursor.offset })
+      } else if (!cur) found.set(id, { pos: linePosition(cursor), file: cursor.file, offset: cursor.offset, id, ts: '' })
+    }
+    const out: Resolved[] = []
+    for (const r of found.values()) {
+      const e = await this.#versionAt(files, r)
+      if (!e || !keep(e)) continue
+      r.ts = e.event_timestamp
+      out.push(r)
+    }
+    return out.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0))
+  }
+
+  /** The event (or updated version) on the line where `r` points. */
+  async #versionAt(files: readonly SnapshotFile[], r: Resolved): Promise<Event | undefined> {
+    const item = classify(await lineAt(files[r.file], r.offset))
+    if (!item) return undefined
+    return 'updated' in item.line ? item.line.updated : 'deleted_event_id' in item.line ? undefined : item.line
   }
 
   /** The current version of every event passing `keep`, in first-write order. */
@@ -343,23 +478,34 @@ export class FileStore implements ManagedStore {
 
   /**
    * The current version of every event passing `keep`, with its store position, in `order`: store
-   * order (`pos`), `event_id`, or `event_timestamp` (ties in store order). A store written in
-   * order (the usual case) is read in one pass holding at most REORDER_WINDOW events; one with
-   * updates, deletions, duplicates or events far out of order is resolved in memory as before.
-   * With `afterId` (which `keep` must also apply), the read starts where the after-id index says
-   * no earlier line mentions a greater id: a live poll reads what was written since the last one.
+   * order (`pos`), `event_id`, or `event_timestamp` (ties in store order). The plain inserts are
+   * read in one pass holding at most REORDER_WINDOW events, the exceptions (see Analysis) merged in
+   * from their positions; lines without their own id or time, and a time order far from the
+   * store's, are resolved in memory. With `from` (which `keep` must also apply: ids above it, or
+   * at or above it with `inclusive`), the read starts where the after-id index says no earlier
+   * line mentions such an id: a live poll reads what was written since the last one, and a
+   * lookup of a recent id reads the tail.
    */
-  async *#resolved(keep: (e: Event) => boolean, order: 'pos' | 'id' | 'ts', afterId?: string): AsyncGenerator<Positioned> {
+  async *#resolved(keep: (e: Event) => boolean, order: 'pos' | 'id' | 'ts', from?: { id: string; inclusive: boolean }): AsyncGenerator<Positioned> {
     const snapshot = await this.#snapshot()
     try {
       let files = snapshot
-      if (afterId !== undefined) {
-        const start = await this.#afterIds.start(snapshot, afterId)
+      if (from !== undefined) {
+        const start = await this.#afterIds.start(snapshot, from.id, from.inclusive)
         files = snapshot.slice(start.file)
         if (files.length > 0 && start.offset > 0) files[0] = { ...files[0], start: start.offset }
       }
       const analysis = await this.#analyze(files, files === snapshot)
       if (analysis.simple && (order !== 'ts' || analysis.timeSorted)) {
+        const before = (a: SortKeys, b: SortKeys): boolean => (order === 'pos' ? a.pos < b.pos : order === 'id' ? a.id < b.id : a.ts < b.ts || (a.ts === b.ts && a.pos < b.pos))
+        // The exceptions' versions, in order, merged into the plain inserts as these go by.
+        const special = analysis.exceptions.size ? await this.#resolveExceptions(files, analysis.exceptions, keep, before) : []
+        let next = 0
+        const pending = (x: Positioned | undefined): boolean => next < special.length && (x === undefined || before(special[next], sortKeys(x)))
+        const take = async (): Promise<Positioned> => {
+          const r = special[next++]
+          return { e: (await this.#versionAt(files, r)) as Event, pos: r.pos }
+        }
         // Already in order: no heap (ties keep store order, as the stable sort).
         const inOrder = order === 'pos' || (order === 'id' ? analysis.idInOrder : analysis.timeInOrder)
         const heap =
@@ -370,18 +516,25 @@ export class FileStore implements ManagedStore {
                   ? (a, b) => a.e.event_id < b.e.event_id
                   : (a, b) => a.e.event_timestamp < b.e.event_timestamp || (a.e.event_timestamp === b.e.event_timestamp && a.pos < b.pos),
               )
-        let pos = 0
-        for await (const item of this.#lines(files)) {
-          const e = item as Event
-          const p = pos++
-          if (!keep(e)) continue
-          if (!heap) yield { e, pos: p }
-          else {
-            heap.push({ e, pos: p })
-            if (heap.size > REORDER_WINDOW) yield heap.pop() as Positioned
+        const cursor: LineCursor = { file: 0, offset: 0 }
+        for await (const item of this.#lines(files, true, cursor)) {
+          if ('deleted_event_id' in item || 'updated' in item || analysis.exceptions.has(item.event_id) || !keep(item)) continue
+          const x = { e: item, pos: linePosition(cursor) }
+          let out: Positioned | undefined = x
+          if (heap) {
+            heap.push(x)
+            out = heap.size > REORDER_WINDOW ? (heap.pop() as Positioned) : undefined
           }
+          if (!out) continue
+          while (pending(out)) yield await take()
+          yield out
         }
-        if (heap) while (heap.size > 0) yield heap.pop() as Positioned
+        while (heap && heap.size > 0) {
+          const out = heap.pop() as Positioned
+          while (pending(out)) yield await take()
+          yield out
+        }
+        while (pending(undefined)) yield await take()
         return
       }
       const found = await this.#collect(files, keep)
@@ -427,7 +580,8 @@ export class FileStore implements ManagedStore {
   }
 
   async getEvent(id: string): Promise<Event | null> {
-    for await (const x of this.#resolved((e) => e.event_id === id, 'pos')) return x.e
+    // Read from where the index says the id may first appear: a recent id reads the tail only.
+    for await (const x of this.#resolved((e) => e.event_id === id, 'pos', { id, inclusive: true })) return x.e
     return null
   }
 
@@ -477,7 +631,8 @@ export class FileStore implements ManagedStore {
       (options.endTime === undefined || e.event_timestamp <= options.endTime) &&
       (options.afterId === undefined || e.event_id > options.afterId) &&
       (query === undefined || query.test(eventToQueryable(e)))
-    for await (const x of this.#resolved(keep, options.orderBy === 'event_id' ? 'id' : 'ts', options.afterId)) yield x.e
+    const from = options.afterId === undefined ? undefined : { id: options.afterId, inclusive: false }
+    for await (const x of this.#resolved(keep, options.orderBy === 'event_id' ? 'id' : 'ts', from)) yield x.e
   }
 
   async archiveEvents(options: ArchiveOptions): Promise<number> {
@@ -504,7 +659,7 @@ export class FileStore implements ManagedStore {
   }
 
   async purgeArchived(olderThanDays: number): Promise<number> {
-    const cutoff = formatDateNaiveUtc(new Date(Date.now() - olderThanDays * 86_400_000))
+    const cutoff = formatDateNaiveUtc(daysBefore(olderThanDays, 'olderThanDays'))
     const found = await this.#all((e) => e.archived === true && e.archived_at !== null && e.archived_at < cutoff)
     if (found.length === 0) return 0
     await this.#append(found.map((e) => JSON.stringify({ deleted_event_id: e.event_id }) + '\n').join(''))
@@ -518,11 +673,22 @@ export class FileStore implements ManagedStore {
     return n
   }
 
+  /**
+   * Cheap and constant-memory, whatever the store holds: `totalEvents` is an estimate (inserted
+   * lines minus deletions, see LineCounts), read from what was written since the last call. It
+   * counted every event with a full read (1.1 s of CPU at 200 000 events; with a duplicate id
+   * every event held in memory, 24 concurrent calls exhausted a 4 GiB heap).
+   */
   async health(): Promise<StoreHealth> {
     try {
       await this.open()
       await stat(this.path)
-      return { connected: true, totalEvents: await this.countEvents() }
+      const snapshot = await this.#snapshot()
+      try {
+        return { connected: true, totalEvents: await this.#counts.estimate(snapshot) }
+      } finally {
+        await closeAll(snapshot)
+      }
     } catch (err) {
       return { connected: false, totalEvents: null, error: (err as Error).message }
     }

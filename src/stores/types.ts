@@ -22,6 +22,12 @@ export interface WriteResult {
   delivered: number
   /** Events the store refused for good (it will never accept them as they are); not retried. */
   rejected: Array<{ event: PipelineEvent; error: Error }>
+  /**
+   * Ids of the batch that were (MongoDB), or may have been (the file store: not above its
+   * greatest id), already stored and left unchanged; every other id was new. Absent when the
+   * store cannot tell.
+   */
+  duplicates?: string[]
 }
 
 export interface Sink {

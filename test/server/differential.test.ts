@@ -51,7 +51,17 @@ const STEPS: Step[] = [
   { name: 'client-set archived fields kept', method: 'POST', path: '/event', body: '{"_id":"arch-given","archived":true,"archived_at":"2026-01-01T00:00:00+01:00","event_timestamp":"2025-11-01T00:00:00"}' },
   { name: 'unknown keys dropped, null source fields dropped', method: 'POST', path: '/event', body: '{"_id":"extra-1","source":{"node_id":null,"extra":"x"},"bogus":1,"event_timestamp":"2025-10-01T00:00:00"}' },
   { name: 'integral float level', method: 'POST', path: '/event', body: '{"_id":"lvl-float","log_level":40.0,"event_timestamp":"2025-09-01T00:00:00"}' },
-  { name: 'duplicate id: 200 echo, stored one unchanged', method: 'POST', path: '/event', body: '{"_id":"custom-id-1","event_data":{"second":true}}' },
+  {
+    name: 'duplicate id: 200, stored one unchanged',
+    method: 'POST',
+    path: '/event',
+    body: '{"_id":"custom-id-1","event_data":{"second":true}}',
+    differs: {
+      why: 'MADSci echoes the posted body of an id already stored; ours answers what is stored (issue 21: a client must not be told a version that was not kept)',
+      python: (r) => expect(r.json().event_data).toEqual({ second: true }),
+      ours: (r) => expect(r.json()).toMatchObject({ _id: 'custom-id-1', event_type: 'log_info', log_level: 30, event_data: {} }),
+    },
+  },
   { name: 'duplicate id read', method: 'GET', path: '/event/custom-id-1' },
   ...Array.from({ length: 12 }, (_, i): Step => ({ name: `event ${i}`, method: 'POST', path: '/event', body: JSON.stringify({ _id: `seq-${i}`, event_type: 'test', log_level: [10, 20, 30, 40, 50][i % 5], event_timestamp: ts(i), event_data: { test: i, group: i % 3 } }) })),
   // Validation errors: FastAPI's 422 shape.
@@ -207,9 +217,9 @@ const STEPS: Step[] = [
     method: 'GET',
     path: '/health',
     fileStore: {
-      why: 'the file store purged the client-archived event too (above)',
+      why: "the file store purged the client-archived event too (above), and its health count is an estimate (issue 21: no full read per probe) in which the duplicate write of custom-id-1 counts twice: 18 + 1",
       python: (r) => expect(r.json().total_events).toBe(19),
-      ours: (r) => expect(r.json().total_events).toBe(18),
+      ours: (r) => expect(r.json().total_events).toBe(19),
     },
   },
 ]

@@ -110,3 +110,27 @@ describe('polling the shared database only while someone listens', () => {
     }
   })
 })
+
+describe('an event id from the future', () => {
+  it('a client-chosen ULID of year 10889 does not move the poll past every real id: later events from A still reach a client on B', async () => {
+    const a = await startServer('ferretdb', 'scale-future', { keepDatabase: true, settings: { live_poll_interval_ms: 50 } })
+    const b = await startServer('ferretdb', 'scale-future', { database: a.database, settings: { live_poll_interval_ms: 50 } })
+    try {
+      const sse = await SseClient.connect(`${b.url}/events/stream?event_type=test`)
+      await sse.waitLive()
+      // The greatest ULID there is: its time (2^48 − 1 ms) is in year 10889.
+      const future = '7ZZZZZZZZZZZZZZZZZZZZZZZZZ'
+      expect((await call(a.url, 'POST', '/event', { event_id: future, event_type: 'test' })).status).toBe(200)
+      await eventually(() => (sse.ids.includes(future) ? true : undefined))
+      const polls = b.server.context.live.polls
+      await eventually(() => (b.server.context.live.polls >= polls + 2 ? true : undefined))
+      const later = (await call(a.url, 'POST', '/event', { event_type: 'test', event_data: { after: 'future' } })).json()._id
+      await eventually(() => (sse.ids.includes(later) ? true : undefined))
+      expect(sse.ids).toEqual([future, later])
+      sse.close()
+    } finally {
+      await b.close()
+      await a.close()
+    }
+  })
+})

@@ -16,7 +16,7 @@ describe('MongoStore', () => {
   it('stores documents exactly as MADSci does, with _id, string timestamps and escaped keys', async () => {
     const store = new MongoStore(url, { database: db('shape') })
     const e = parseEvent({ event_id: '01JRB6Z6B1T3V7M9Q2W4E8R5TY', event_type: 'test', event_timestamp: '2026-04-09T14:47:11.123456', source: { node_id: '01JRB6Z6B1T3V7M9Q2W4E8R5TA' }, event_data: { 'a.b': 1, $x: { y: 2 }, ok: true } })
-    expect(await store.write([e])).toEqual({ delivered: 1, rejected: [] })
+    expect(await store.write([e])).toEqual({ delivered: 1, rejected: [], duplicates: [] })
     const doc = await client.db(db('shape')).collection('events').findOne({})
     expect(doc).toEqual({
       _id: '01JRB6Z6B1T3V7M9Q2W4E8R5TY',
