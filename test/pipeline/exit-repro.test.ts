@@ -175,7 +175,7 @@ describe('2. a spool left by an earlier run, the database back', () => {
 })
 
 describe('3. an unreachable store is said, and close() does not wait for it', () => {
-  it('createEventLogger: one notice naming the target and where events go, one when it is back; close() spools at once', async () => {
+  it('createEventLogger: one notice naming the target and where events go; close() spools at once', async () => {
     const port = await freePort()
     const dir = await project()
     const notices: MadsciWarning[] = []
@@ -194,6 +194,24 @@ describe('3. an unreachable store is said, and close() does not wait for it', ()
     expect(report).toMatchObject({ spooled: 10, lost: 0 })
     // One notice per outage, not one per retry.
     expect(notices.filter((n) => n.code === 'MADSCI_WARN_STORE_UNREACHABLE')).toHaveLength(1)
+  })
+
+  it('createEventLogger: the store comes back: one notice saying so and for how long it was down, and everything delivered', async () => {
+    const port = await freePort()
+    const notices: MadsciWarning[] = []
+    const outages: Array<{ reachable: boolean }> = []
+    const logger = createEventLogger({ eventManager: `http://127.0.0.1:${port}`, spool: false, retry: { baseMs: 50, maxMs: 300 }, env: {}, onWarning: (w) => notices.push(w), saveOnExit: false })
+    logger.on('outage', (o) => outages.push(o))
+    for (let i = 0; i < 10; i++) logger.info('while down', { i })
+    while (!notices.some((n) => n.code === 'MADSCI_WARN_STORE_UNREACHABLE')) await new Promise((r) => setTimeout(r, 20))
+    const dataFile = join(await project(), 'em.ndjson')
+    const server = createServer({ settings: { data_file: dataFile }, env: {}, viewer: false, analysis: false, onWarning: () => {} })
+    await server.listen(port, '127.0.0.1')
+    cleanup.push(() => server.close({ timeoutMs: 1000 }))
+    await logger.flush({ timeoutMs: 10_000 })
+    expect(notices.find((n) => n.code === 'MADSCI_WARN_STORE_REACHABLE')?.message).toMatch(new RegExp(`the Event Manager at http://127.0.0.1:${port}/, after \\d+\\.\\d s`))
+    expect(outages.map((o) => o.reachable)).toEqual([false, true])
+    expect(await logger.close()).toMatchObject({ delivered: 10, spooled: 0, lost: 0 })
   })
 
   it('the pino transport: the same notice on stderr from its worker; the exit is not held 8 s by a store known down', async () => {
