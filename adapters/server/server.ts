@@ -292,6 +292,12 @@ export class MadsciServer {
       () => undefined,
       (err: Error) => err,
     )
+    if (!(this.store instanceof MongoStore)) {
+      // A local store that cannot open is a configuration problem, reported as such.
+      const err = await opening
+      if (err) this.#onError(err, 'store open')
+      return startWatchers()
+    }
     let timer: NodeJS.Timeout | undefined
     const first = await Promise.race([opening, new Promise<'slow'>((r) => (timer = setTimeout(() => r('slow'), STORE_NOTICE_MS)))])
     clearTimeout(timer)
@@ -299,7 +305,7 @@ export class MadsciServer {
     if (first !== 'slow' && !(first instanceof StoreUnavailableError)) this.#onError(first, 'store open')
     // Serve anyway: /health says the database is down, writes queue and answer 503.
     const since = Date.now()
-    const reason = first instanceof Error ? first.message.replace(/^.{0,40}? is unavailable: /, '') : ((this.store as Partial<MongoStore>).connectError ?? `no answer within ${STORE_NOTICE_MS / 1000} s`)
+    const reason = first instanceof Error ? first.message.replace(/^.{0,40}? is unavailable: /, '') : (this.store.connectError ?? `no answer within ${STORE_NOTICE_MS / 1000} s`)
     this.#onWarning(
       makeWarning(
         'MADSCI_WARN_STORE_UNREACHABLE',
