@@ -14,12 +14,15 @@ import { safeJsonStringify } from '../event/json-safe.js'
  *
  * One difference: pino uses up an argument for an unknown placeholder (`50% done` eats one); here
  * only the placeholders above take arguments, so `info('50% done', { step })` keeps its fields.
+ * (The logger also keeps a last plain object as fields when only `%s`/`%d`/`%i`/`%f` would take it.)
  *
- * Returns the text and how many arguments the placeholders used.
+ * Returns the text, how many arguments the placeholders used, and which placeholder (`s`, `d`,
+ * `o`...) used the last one.
  */
-export function formatMessage(f: string, args: readonly unknown[]): { text: string; used: number } {
+export function formatMessage(f: string, args: readonly unknown[]): { text: string; used: number; lastBy?: string } {
   const argLen = args.length
   if (argLen === 0) return { text: f, used: 0 }
+  let lastBy: string | undefined
   let str = ''
   let a = 0
   let lastPos = -1
@@ -63,9 +66,12 @@ export function formatMessage(f: string, args: readonly unknown[]): { text: stri
       lastPos = i + 2
       i++
     }
-    if (takes) a++
+    if (takes) {
+      if (a === argLen - 1) lastBy = f[i + (out !== undefined ? 0 : 1)]
+      a++
+    }
   }
   if (lastPos === -1) return { text: f, used: 0 }
   if (lastPos < flen) str += f.slice(lastPos)
-  return { text: str, used: Math.min(a, argLen) }
+  return { text: str, used: Math.min(a, argLen), lastBy }
 }

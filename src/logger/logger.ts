@@ -236,8 +236,14 @@ export class EventLogger {
     if (typeof a === 'string') {
       if (args === undefined && (b === undefined || (isFields(b) && a.indexOf('%') === -1))) return this.#emit(level, a, b as LogFields | undefined, undefined, false)
       const rest: unknown[] = args ? Array.prototype.slice.call(args, 1) : [b]
-      const { text, used } = formatMessage(a, rest)
-      const last = used < rest.length ? rest[rest.length - 1] : undefined
+      let { text, used, lastBy } = formatMessage(a, rest)
+      let last = used < rest.length ? rest[rest.length - 1] : undefined
+      if (last === undefined && isFields(rest[rest.length - 1]) && lastBy !== 'o' && lastBy !== 'O' && lastBy !== 'j') {
+        // MADSci's (msg, fields) whose message happens to hold '%s' or '%d' ('100%done'): the
+        // fields stay fields (pino would print "NaN" or "[object Object]" and drop them).
+        last = rest[rest.length - 1]
+        text = formatMessage(a, rest.slice(0, -1)).text
+      }
       return this.#emit(level, text, isFields(last) ? last : undefined, last instanceof Error ? last : undefined, false)
     }
     if (a instanceof Error) {

@@ -65,7 +65,7 @@ describe('pino call forms on createEventLogger()', () => {
     expect(b.event_data).toEqual({ wells: 96 })
   })
 
-  it('interpolation: %s %d %i %f %o %O %j %% as pino; leftover arguments dropped as pino, a last plain object kept as fields', async () => {
+  it('interpolation: %s %d %i %f %o %O %j %% as pino; leftover arguments dropped as pino, a last plain object kept as fields unless %o %O %j print it', async () => {
     const { logger, read } = await fileLogger()
     logger.info('%s took %d ms (%i tries, %f%%)', 'homing', 12.7, 3.9, 0.5)
     logger.info('%o and %O and %j', 'text', { a: 1 }, [1, 2])
@@ -75,6 +75,8 @@ describe('pino call forms on createEventLogger()', () => {
     logger.info({ plate: 'P1' }, 'plate %s in slot %d', 'P1', 4)
     logger.info('missing %s and %d')
     logger.info('short %s %s', 'one')
+    logger.info('100%done at %s', { step: 4 })
+    logger.info('config %j', { retries: 3 })
     const child = logger.child({ node: 'arm' })
     child.info({ speed: 2 }, 'moving %s', 'left')
     const events = await read()
@@ -88,12 +90,17 @@ describe('pino call forms on createEventLogger()', () => {
       'plate P1 in slot 4',
       'missing %s and %d',
       'short one %s',
+      '100%done at %s',
+      'config {"retries":3}',
       'moving left',
     ])
+    // A fields object is never eaten by %s or %d (MADSci's (msg, fields)); %o %O %j print it.
+    expect(events[8].event_data).toEqual({ message: '100%done at %s', step: 4 })
+    expect(events[9].event_data).toEqual({ message: 'config {"retries":3}' })
     expect(events[3].event_data).toEqual({ message: 'user ada logged in', session: 'S1' })
     expect(events[4].event_data).toEqual({ message: '50% done', step: 3 })
     expect(events[5].event_data).toEqual({ message: 'plate P1 in slot 4', plate: 'P1' })
-    expect(events[8].event_data).toEqual({ message: 'moving left', node: 'arm', speed: 2 })
+    expect(events[10].event_data).toEqual({ message: 'moving left', node: 'arm', speed: 2 })
   })
 
   it('formatMessage gives what pino prints for every placeholder, argument type and edge', () => {
