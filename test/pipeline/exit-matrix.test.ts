@@ -262,14 +262,21 @@ function fileLines(path: string): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
+/** What every case has in its store now (the Event Managers' files read once). */
+async function storedAll(key: 'beforeReplay' | 'afterReplay'): Promise<void> {
+  const em = { em: fileLines(files.em), 'em-down': fileLines(files.emDown) }
+  await pool(cases, CONCURRENCY, async (c) => {
+    c[key] = c.sink === 'em' || c.sink === 'em-down' ? count(em[c.sink], c.run) : await stored(c)
+  })
+}
+
 async function stored(c: Case): Promise<Counted> {
   switch (c.sink) {
     case 'file':
       return count(fileLines(join(c.dir, 'events.ndjson')), c.run)
     case 'em':
-      return count(fileLines(files.em), c.run)
     case 'em-down':
-      return count(fileLines(files.emDown), c.run)
+      throw new Error('read by storedAll')
     case 'mongodb':
       return count(await mongo.db(DB).collection('events').find({ 'event_data.run': c.run }).toArray(), c.run)
     case 'mongodb-down':
@@ -346,7 +353,7 @@ beforeAll(async () => {
   cleanup.push(() => mongoBack.close())
   await startEventManager(emDownPort, files.emDown)
 
-  for (const c of cases) c.beforeReplay = await stored(c)
+  await storedAll('beforeReplay')
   await pool(cases, CONCURRENCY, async (c) => {
     try {
       await replay(c)
@@ -354,7 +361,7 @@ beforeAll(async () => {
       c.replayError = (err as Error).message
     }
   })
-  for (const c of cases) c.afterReplay = await stored(c)
+  await storedAll('afterReplay')
   matrixMs = Date.now() - started
   phases.replays = matrixMs - phases.runs
 }, 240_000)
