@@ -32,7 +32,9 @@ export { mapPinoLine, lineLevel, normalizeError, type LineMapOptions } from './m
  *   with the drop policies lines are dropped, counted and reported.
  * - `logger.flush(cb)`: calls back when the lines written so far are delivered, or after
  *   `flushTimeoutMs` (they stay queued; a flush never fails the transport).
- * - Close (pino ends the transport at exit, or `handleShutdown(logger)` on SIGTERM/SIGINT):
+ * - Close (pino ends the transport at exit; on SIGTERM/SIGINT too when the main thread imports
+ *   madsci-events, whose default signal handling ends the process through its exit path, or calls
+ *   `handleShutdown(logger)`; a worker thread never sees signals itself):
  *   delivers for up to `closeTimeoutMs` counted from that moment, inside pino's 10 s exit window,
  *   then spools the rest; a MADSci event (DEBUG) carries the totals, and a line on stderr says how
  *   many events were left in the spool, refused, dropped or lost, whenever any were (on every
