@@ -10,6 +10,9 @@ export const WARNINGS = {
   MADSCI_WARN_NO_CHANGE_STREAMS: 'The store has no change streams (FerretDB v1); live streams poll for new events instead',
   MADSCI_WARN_SINGLE_POST: 'The Event Manager has no batch route (the Python server); events are sent one POST each',
   MADSCI_WARN_OPEN_AUTH: 'The server listens on a non-loopback address without authentication',
+  MADSCI_WARN_STORE_UNREACHABLE: 'Cannot reach the store',
+  MADSCI_WARN_STORE_REACHABLE: 'The store answers again',
+  MADSCI_WARN_ROTATION_FAILED: 'The event file could not be rotated; events are still written to it (it grows past its size limit) and rotation is tried again in 10 s',
   MADSCI_WARN_SPOOL_UNAVAILABLE: 'The spool directory cannot be opened; the logger runs without it, drops what the memory queue cannot hold (counted as spool_error) and tries the directory again when it needs it',
 } as const
 

@@ -8,6 +8,7 @@ import build from 'pino-abstract-transport'
 import { ConfigError, EventValidationError } from '../src/errors.js'
 import { parseLevel } from '../src/event/levels.js'
 import { createLoggerCore, resolveSpool } from '../src/logger/create.js'
+import { installExitHandling } from '../src/pipeline/exit.js'
 import type { LoggerCore } from '../src/logger/logger.js'
 import type { OwnershipInfo } from '../src/event/model.js'
 import type { CloseReport, PipelineStats } from '../src/pipeline/pipeline.js'
@@ -31,12 +32,18 @@ export { mapPinoLine, lineLevel, normalizeError, type LineMapOptions } from './m
  *   with the drop policies lines are dropped, counted and reported.
  * - `logger.flush(cb)`: calls back when the lines written so far are delivered, or after
  *   `flushTimeoutMs` (they stay queued; a flush never fails the transport).
- * - Close (pino ends the transport at exit, or `handleShutdown(logger)` on SIGTERM/SIGINT):
+ * - Close (pino ends the transport at exit; on SIGTERM/SIGINT too when the main thread imports
+ *   madsci-events, whose default signal handling ends the process through its exit path, or calls
+ *   `handleShutdown(logger)`; a worker thread never sees signals itself):
  *   delivers for up to `closeTimeoutMs` counted from that moment, inside pino's 10 s exit window,
  *   then spools the rest; a MADSci event (DEBUG) carries the totals, and a line on stderr says how
  *   many events were left in the spool, refused, dropped or lost, whenever any were (on every
  *   close with NODE_DEBUG=madsci-events).
  */
+// In a main thread (`import 'madsci-events/transport'`), as importing the package: SIGTERM and
+// SIGINT end the process through its exit path, where pino ends its transports (pipeline/exit.ts).
+installExitHandling()
+
 export default async function madsciTransport(rawOptions?: MadsciTransportOptions) {
   try {
     return await startTransport(rawOptions)
@@ -240,7 +247,8 @@ async function closeTransport(t: Running): Promise<void> {
   const startedClose = t.endRequestedAt ?? Date.now()
   const deadline = startedClose + t.closeTimeoutMs
   const reserve = Math.min(1000, t.closeTimeoutMs * 0.2)
-  await core.pipeline.flush({ timeoutMs: Math.max(0, deadline - reserve - Date.now()) }).catch(() => undefined)
+  // Not waiting for a store known to be down: what it has not taken is spooled at once.
+  await core.pipeline.settle({ timeoutMs: Math.max(0, deadline - reserve - Date.now()) })
   core.pipeline.push(summaryEvent(core.pipeline.stats(), t.counts, t.source, core.timestampMode, t.startedAt))
   let report: CloseReport
   try {

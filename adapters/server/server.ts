@@ -12,7 +12,7 @@ import { newUlid } from '../../src/event/ulid.js'
 import { parseEvent } from '../../src/event/validate.js'
 import type { EventInput } from '../../src/event/model.js'
 import { type AlertDispatcher, type AlertOptions, createAlertDispatcher, redactAlertOptions } from '../../src/notify/index.js'
-import type { MadsciWarning } from '../../src/warnings.js'
+import { makeWarning, type MadsciWarning } from '../../src/warnings.js'
 import type { ServerContext } from './context.js'
 import { corsHeaders, RateLimiter, TokenAuth } from './guard.js'
 import { detail, HttpError, readBody, type Request, requestTarget, Router, sendJson } from './http.js'
@@ -59,6 +59,12 @@ export interface ServerOptions {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
+/** A database that has not answered by then is said on stderr (the driver itself waits 5 s). */
+const STORE_NOTICE_MS = 1500
+/** How often the server tries a database that did not answer at start. */
+const STORE_RETRY_MS = 2000
+/** Events the ingest queue holds while the database does not answer. */
+const INGEST_QUEUE_EVENTS = 100_000
 
 export class MadsciServer {
   readonly settings: ServerSettings
@@ -70,6 +76,7 @@ export class MadsciServer {
   readonly #server: Server
   readonly #ws: ReturnType<typeof createWebSocketHandler>
   readonly #onError: (err: Error, where: string) => void
+  readonly #onWarning: (w: MadsciWarning) => void
   #inFlight = 0
   #drained: (() => void) | undefined
   #closing: Promise<CloseReport> | undefined
@@ -80,17 +87,23 @@ export class MadsciServer {
     this.settings = loadSettings(options.settings, env)
     const s = this.settings
     const warned = new Set<string>()
+    let storeState: string | undefined
     const onWarning = options.onWarning ?? ((w: MadsciWarning) => {
-      if (warned.has(w.code)) return
+      if (w.code === 'MADSCI_WARN_STORE_UNREACHABLE' || w.code === 'MADSCI_WARN_STORE_REACHABLE') {
+        // One line per change of state, however many parts of the server notice it.
+        if (storeState === w.code) return
+        storeState = w.code
+      } else if (warned.has(w.code)) return
       warned.add(w.code)
       process.stderr.write(`madsci-events server warning ${w.code}: ${w.message}\n`)
     })
+    this.#onWarning = onWarning
     this.#onError = options.onError ?? ((err, where) => process.stderr.write(`madsci-events server error (${where}): ${err.stack ?? err.message}\n`))
     this.store =
       options.store ??
       (s.document_db_url
         ? new MongoStore(s.document_db_url, { database: s.database_name, collection: s.collection_name, onWarning })
-        : new FileStore(s.data_file, { maxFiles: 0, maxBytes: 64 * 1024 * 1024 }))
+        : new FileStore(s.data_file, { onWarning }))
     // Alerts (SPEC §4): MADSci's email_alerts plus any notifiers given in code, fed every ingested
     // event. Unlike MADSci, POST /event does not wait for the SMTP sessions (lanes send them).
     let dispatcher: AlertDispatcher | undefined
@@ -107,7 +120,7 @@ export class MadsciServer {
       level: 0,
       // Group commit: requests arriving together share a batch; one arriving alone waits ~1 ms.
       batch: { flushIntervalMs: 1, maxEvents: 1000, maxInFlight: 4 },
-      queue: { maxEvents: 100_000, maxBytes: 256 * 1024 * 1024 },
+      queue: { maxEvents: INGEST_QUEUE_EVENTS, maxBytes: 256 * 1024 * 1024 },
       overflow: 'drop-newest',
       consumers: [...(dispatcher ? [dispatcher] : []), ...(options.consumers ?? [])],
       saveOnExit: false,
@@ -271,16 +284,53 @@ export class MadsciServer {
   async #startBackground(): Promise<void> {
     if (this.#started) return
     this.#started = true
-    try {
-      await this.store.open()
-    } catch (err) {
-      // Serve anyway: /health says the database is down, writes queue and answer 503.
-      this.#onError(err as Error, 'store open')
-    }
     // Where save_to_file may write (D14): made at start so saving works out of the box.
     if (this.settings.export_dir) await mkdir(this.settings.export_dir, { recursive: true }).catch((err) => this.#onError(err as Error, 'export dir'))
-    await this.context.live.start()
-    await this.context.retention.start()
+    // The live stream and retention need the database; they start once it answers.
+    const startWatchers = async (): Promise<void> => {
+      if (this.#closing) return
+      await this.context.live.start()
+      await this.context.retention.start()
+    }
+    const opening = this.store.open().then(
+      () => undefined,
+      (err: Error) => err,
+    )
+    if (!(this.store instanceof MongoStore)) {
+      // A local store that cannot open is a configuration problem, reported as such.
+      const err = await opening
+      if (err) this.#onError(err, 'store open')
+      return startWatchers()
+    }
+    let timer: NodeJS.Timeout | undefined
+    const first = await Promise.race([opening, new Promise<'slow'>((r) => (timer = setTimeout(() => r('slow'), STORE_NOTICE_MS)))])
+    clearTimeout(timer)
+    if (first === undefined) return startWatchers()
+    if (first !== 'slow' && !(first instanceof StoreUnavailableError)) this.#onError(first, 'store open')
+    // Serve anyway: /health says the database is down, writes queue and answer 503.
+    const since = Date.now()
+    const reason = first instanceof Error ? first.message.replace(/^.{0,40}? is unavailable: /, '') : (this.store.connectError ?? `no answer within ${STORE_NOTICE_MS / 1000} s`)
+    this.#onWarning(
+      makeWarning(
+        'MADSCI_WARN_STORE_UNREACHABLE',
+        'server',
+        `${this.describe()} (${reason}); serving anyway: GET /health reports it, events posted meanwhile are queued in memory (up to ${INGEST_QUEUE_EVENTS.toLocaleString('en')}) and answered 503 until it is back; trying again every ${STORE_RETRY_MS / 1000} s`,
+      ),
+    )
+    void (async () => {
+      let result: Error | 'slow' | undefined = first === 'slow' ? await opening : first
+      while (result !== undefined && !this.#closing) {
+        await new Promise((r) => setTimeout(r, STORE_RETRY_MS).unref())
+        if (this.#closing) return
+        result = await this.store.open().then(
+          () => undefined,
+          (err: Error) => err,
+        )
+      }
+      if (this.#closing) return
+      this.#onWarning(makeWarning('MADSCI_WARN_STORE_REACHABLE', 'server', `${this.describe()}, after ${((Date.now() - since) / 1000).toFixed(1)} s`))
+      await startWatchers().catch((err) => this.#onError(err as Error, 'start'))
+    })()
   }
 
   /** A one-line description of where events are stored. */

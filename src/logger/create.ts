@@ -1,5 +1,7 @@
 import { join } from 'node:path'
-import { envLevel, envMongoUrl, envNumber, envSource, envValue } from '../config/env.js'
+import { writeSync } from 'node:fs'
+import { isMainThread } from 'node:worker_threads'
+import { envBool, envLevel, envMongoUrl, envNumber, envSource, envValue } from '../config/env.js'
 import { defaultEventFile, resolveMadsciDir, resolveMadsciPath } from '../config/madsci-dir.js'
 import { ConfigError } from '../errors.js'
 import { type EventLogLevel, parseLevel } from '../event/levels.js'
@@ -8,6 +10,7 @@ import type { TimestampMode } from '../event/timestamp.js'
 import type { DeliveryOptions, OverflowPolicy } from '../pipeline/delivery.js'
 import { type CloseReport, type EventConsumer, Pipeline, type SpoolConfig } from '../pipeline/pipeline.js'
 import type { FsyncPolicy } from '../pipeline/spool.js'
+import { disableSignalHandling, type ExitParticipant, registerExitParticipant, unregisterExitParticipant } from '../pipeline/exit.js'
 import { FileStore, type FileStoreOptions } from '../stores/file.js'
 import { HttpStore, type HttpStoreOptions } from '../stores/http.js'
 import { MongoStore, type MongoStoreOptions } from '../stores/mongo.js'
@@ -67,8 +70,23 @@ export interface EventLoggerOptions {
   timestamps?: TimestampMode
   /** Take trace/span ids from the active OpenTelemetry span when `@opentelemetry/api` is installed. Default true. */
   otel?: boolean
-  /** Save unsent events to the spool synchronously on `process.exit`. Default true. */
+  /**
+   * Take part in the end of the process without a call from the program. Default true: at
+   * `process.exit` (and an uncaught exception or unhandled rejection) what is still in memory is
+   * written synchronously to the file or the spool; when the program runs out of work
+   * (`beforeExit`) or is stopped by SIGTERM/SIGINT, delivery gets `exitTimeoutMs`, then the rest
+   * is spooled. `false`: only `close()` delivers.
+   */
   saveOnExit?: boolean
+  /**
+   * SIGTERM and SIGINT in a program that has no handler of its own: deliver within
+   * `exitTimeoutMs`, then end the process as the signal would have (same exit status). A program
+   * with its own handler keeps full control. Default `EVENT_CLIENT_HANDLE_SIGNALS`, else true;
+   * `false` turns it off for the whole process.
+   */
+  handleSignals?: boolean
+  /** How long delivery may take when the program ends without `close()` (natural end, SIGTERM/SIGINT). Default 5000 ms. */
+  exitTimeoutMs?: number
   /**
    * Alerts: notifiers (email, webhook, console, `{ module, options }` plugins) and `alertLevel`
    * (default ERROR). An event alerts when `alert: true` or its level ≥ `alertLevel`. Not read from
@@ -134,6 +152,9 @@ export function resolveSinks(options: EventLoggerOptions, env: NodeJS.ProcessEnv
         collection: rest.collection ?? envValue(env, 'EVENT_COLLECTION_NAME'),
         onWarning,
         ...rest,
+        // A write fails after 2 s without a server (the driver waits 30 s, the store 5 s): the
+        // pipeline retries anyway, and this is how soon an outage is noticed and reported.
+        clientOptions: { serverSelectionTimeoutMS: 2000, ...rest.clientOptions },
       }),
     )
     network = true
@@ -155,7 +176,7 @@ export function resolveSinks(options: EventLoggerOptions, env: NodeJS.ProcessEnv
   if (wantFile) {
     const f: FileSinkOptions = typeof options.file === 'string' ? { path: options.file } : typeof options.file === 'object' ? options.file : {}
     const path = f.path !== undefined ? resolveMadsciPath(f.path, env) : defaultEventFile(env)
-    sinks.push(new FileStore(path, { maxBytes: f.maxBytes, maxFiles: f.maxFiles }))
+    sinks.push(new FileStore(path, { maxBytes: f.maxBytes, maxFiles: f.maxFiles, onWarning }))
   }
   const reader = sinks.find((s): s is Sink & Reader => typeof (s as Partial<Reader>).getEvent === 'function')
   return { sinks, reader, network }
@@ -210,13 +231,26 @@ export function resolveSpool(options: EventLoggerOptions, env: NodeJS.ProcessEnv
   return cfg
 }
 
-function defaultWarningPrinter(): (w: MadsciWarning) => void {
+/** Notices that come in pairs, once per outage: printed every time. */
+const EVERY_TIME = new Set<string>(['MADSCI_WARN_STORE_UNREACHABLE', 'MADSCI_WARN_STORE_REACHABLE'])
+
+/**
+ * Print each notice once to stderr (outage notices every time). Written straight to fd 2: in the
+ * pino transport's worker `process.stderr` goes through the main thread, which may be exiting.
+ */
+export function defaultWarningPrinter(): (w: MadsciWarning) => void {
   const seen = new Set<string>()
   return (w) => {
     const key = `${w.code}:${w.message}`
-    if (seen.has(key)) return
-    seen.add(key)
-    process.stderr.write(`madsci-events warning ${w.code}: ${w.message}\n`)
+    if (!EVERY_TIME.has(w.code)) {
+      if (seen.has(key)) return
+      seen.add(key)
+    }
+    try {
+      writeSync(2, `madsci-events warning ${w.code}: ${w.message}\n`)
+    } catch {
+      /* stderr closed */
+    }
   }
 }
 
@@ -257,6 +291,9 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
   if (options.queue?.maxEvents === undefined) fileDefaults.maxQueueEvents = 100_000
   if (options.queue?.maxBytes === undefined) fileDefaults.maxQueueBytes = 64 * 1024 * 1024
   if (delivery.overflow === undefined) fileDefaults.overflow = 'block'
+  const exitTimeoutMs = positive('exitTimeoutMs', options.exitTimeoutMs, 0) ?? 5000
+  const handleSignals = options.handleSignals ?? envBool(env, 'EVENT_CLIENT_HANDLE_SIGNALS') ?? true
+  const atExit = options.saveOnExit !== false
   const pipeline = new Pipeline({
     sinks,
     delivery,
@@ -264,7 +301,9 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
     spool: spool ?? false,
     source,
     timestampMode,
-    saveOnExit: options.saveOnExit,
+    // Connections made for this logger are let go of when idle, so a finished program ends (in
+    // the main thread: a worker, as the pino transport's, is ended by its owner).
+    releaseWhenIdle: atExit && isMainThread && options.sinks === undefined,
     onWarning,
   })
   // Events the plugins report about themselves (failed sends, digests, anomalies) go through the
@@ -286,6 +325,34 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
   if (options.alerts) consumers.unshift(createAlertDispatcher(options.alerts, { log: logOwn }))
   for (const c of consumers) pipeline.addConsumer(c)
 
+  /** Flush the plugins for at most `budgetMs`; one stuck on a dead peer never holds up delivery. */
+  const flushConsumers = async (budgetMs: number): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)))
+    const plugins = (async () => {
+      for (const c of consumers) await c.flush?.()
+    })()
+    try {
+      await Promise.race([plugins, waited])
+    } finally {
+      clearTimeout(timer)
+    }
+    plugins.catch(() => undefined) // still running past its time: its errors are the plugin's to report
+  }
+
+  const participant: ExitParticipant = {
+    timeoutMs: exitTimeoutMs,
+    pending: () => pipeline.exitPending,
+    async drain() {
+      const deadline = Date.now() + exitTimeoutMs
+      if (consumers.length) await flushConsumers(Math.floor(exitTimeoutMs / 2))
+      await pipeline.drain({ timeoutMs: Math.max(0, deadline - Date.now()) })
+    },
+    saveSync: () => pipeline.saveSync(),
+  }
+  if (atExit) registerExitParticipant(participant)
+  if (!handleSignals) disableSignalHandling()
+
   let closing: Promise<CloseReport> | undefined
   const core: LoggerCore = {
     pipeline,
@@ -301,18 +368,7 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
       // Plugins first: what they log while flushing is then flushed with the rest. But a plugin
       // waiting on a dead peer (an alert webhook that never answers) gets at most half the time
       // (CONSUMER_FLUSH_MS without one) and the stores are flushed anyway: delivery never waits on it.
-      const budget = opts?.timeoutMs !== undefined ? Math.floor(opts.timeoutMs / 2) : CONSUMER_FLUSH_MS
-      let timer: NodeJS.Timeout | undefined
-      const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, budget)))
-      const plugins = (async () => {
-        for (const c of consumers) await c.flush?.()
-      })()
-      try {
-        await Promise.race([plugins, waited])
-      } finally {
-        clearTimeout(timer)
-      }
-      plugins.catch(() => undefined) // still running past its time: its errors are the plugin's to report
+      await flushConsumers(opts?.timeoutMs !== undefined ? Math.floor(opts.timeoutMs / 2) : CONSUMER_FLUSH_MS)
       await pipeline.flush(opts?.timeoutMs !== undefined ? { timeoutMs: Math.max(0, opts.timeoutMs - (Date.now() - start)) } : undefined)
     },
     close(opts) {
@@ -322,7 +378,10 @@ export function createLoggerCore(options: EventLoggerOptions = {}): CreatedCore 
         // Plugins close first (pending digests go out, their reports are logged), with half the
         // time; the pipeline then delivers everything, theirs included, with the rest.
         for (const c of consumers) await c.close?.({ timeoutMs: Math.max(0, Math.floor((deadline - Date.now()) / 2)) })
-        return pipeline.close({ timeoutMs: Math.max(0, deadline - Date.now()) })
+        const report = await pipeline.close({ timeoutMs: Math.max(0, deadline - Date.now()) })
+        // Until closed, an exit still saves what close() has not saved yet.
+        unregisterExitParticipant(participant)
+        return report
       })()
       return closing
     },

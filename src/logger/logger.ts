@@ -11,6 +11,7 @@ import { LoggedEvent } from '../pipeline/record.js'
 import type { GetEventsOptions, QueryOptions, Reader, StreamOptions } from '../stores/types.js'
 import type { ActiveSpanLookup } from './otel.js'
 import type { AnalyzerHost } from '../analyze/host.js'
+import { formatMessage } from './format.js'
 import { checkOwnership, currentOwnership, mergeOwnership } from './ownership.js'
 
 /**
@@ -21,6 +22,10 @@ import { checkOwnership, currentOwnership, mergeOwnership } from './ownership.js
  * `info("msg", **kw)`; the field names `event_type`, `alert`, `source`, `trace_id`, `span_id` are
  * lifted onto the Event (MADSci files `event_type` under `event_data`; we don't — SPEC D1), and an
  * ownership field name (`node_id`, `workflow_id`, ...) whose value is a ULID goes to `source`.
+ *
+ * pino's call forms work too: `info({ temperature }, 'msg')`, `info({ temperature })`,
+ * `error(err, 'msg')` (the error under `error`), and `info('%s took %d ms', name, ms)` with pino's
+ * interpolation (format.ts).
  */
 
 /** Extra fields of a logging call. Keys other than the lifted ones become `event_data`. */
@@ -59,6 +64,13 @@ export interface LoggerCore {
 }
 
 const LIFTED = new Set(['event_type', 'alert', 'source', 'event_data', 'trace_id', 'span_id'])
+/** A call with fields and no message (`info({ temperature })`): `event_data` has no `message`. */
+const NO_MESSAGE = Symbol('no message')
+
+/** A plain object of fields (not an array, an Error or null). */
+function isFields(v: unknown): v is LogFields {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Error)
+}
 const OWNERSHIP = new Set<string>(OWNERSHIP_FIELDS)
 const ULID_LIKE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/i
 
@@ -100,36 +112,60 @@ export class EventLogger {
     return l !== undefined && l >= this.#level
   }
 
-  debug(message: unknown, fields?: LogFields): string | undefined {
-    return this.#level > 10 ? undefined : this.#emit(10, message, fields, false)
+  debug(message: string, ...args: unknown[]): string | undefined
+  debug(obj: LogFields | Error, message?: string, ...args: unknown[]): string | undefined
+  debug(message: unknown, fields?: LogFields): string | undefined
+  debug(a?: unknown, b?: unknown): string | undefined {
+    if (this.#level > 10) return undefined
+    return this.#call(10, a, b, arguments.length > 2 ? arguments : undefined)
   }
 
-  info(message: unknown, fields?: LogFields): string | undefined {
-    return this.#level > 20 ? undefined : this.#emit(20, message, fields, false)
+  info(message: string, ...args: unknown[]): string | undefined
+  info(obj: LogFields | Error, message?: string, ...args: unknown[]): string | undefined
+  info(message: unknown, fields?: LogFields): string | undefined
+  info(a?: unknown, b?: unknown): string | undefined {
+    if (this.#level > 20) return undefined
+    return this.#call(20, a, b, arguments.length > 2 ? arguments : undefined)
   }
 
-  warning(message: unknown, fields?: LogFields): string | undefined {
-    return this.#level > 30 ? undefined : this.#emit(30, message, fields, false)
+  warning(message: string, ...args: unknown[]): string | undefined
+  warning(obj: LogFields | Error, message?: string, ...args: unknown[]): string | undefined
+  warning(message: unknown, fields?: LogFields): string | undefined
+  warning(a?: unknown, b?: unknown): string | undefined {
+    if (this.#level > 30) return undefined
+    return this.#call(30, a, b, arguments.length > 2 ? arguments : undefined)
   }
 
   /** Alias of `warning`. */
-  warn(message: unknown, fields?: LogFields): string | undefined {
-    return this.#level > 30 ? undefined : this.#emit(30, message, fields, false)
+  warn(message: string, ...args: unknown[]): string | undefined
+  warn(obj: LogFields | Error, message?: string, ...args: unknown[]): string | undefined
+  warn(message: unknown, fields?: LogFields): string | undefined
+  warn(a?: unknown, b?: unknown): string | undefined {
+    if (this.#level > 30) return undefined
+    return this.#call(30, a, b, arguments.length > 2 ? arguments : undefined)
   }
 
-  error(message: unknown, fields?: LogFields): string | undefined {
-    return this.#level > 40 ? undefined : this.#emit(40, message, fields, false)
+  error(message: string, ...args: unknown[]): string | undefined
+  error(obj: LogFields | Error, message?: string, ...args: unknown[]): string | undefined
+  error(message: unknown, fields?: LogFields): string | undefined
+  error(a?: unknown, b?: unknown): string | undefined {
+    if (this.#level > 40) return undefined
+    return this.#call(40, a, b, arguments.length > 2 ? arguments : undefined)
   }
 
-  critical(message: unknown, fields?: LogFields): string | undefined {
-    return this.#level > 50 ? undefined : this.#emit(50, message, fields, false)
+  critical(message: string, ...args: unknown[]): string | undefined
+  critical(obj: LogFields | Error, message?: string, ...args: unknown[]): string | undefined
+  critical(message: unknown, fields?: LogFields): string | undefined
+  critical(a?: unknown, b?: unknown): string | undefined {
+    if (this.#level > 50) return undefined
+    return this.#call(50, a, b, arguments.length > 2 ? arguments : undefined)
   }
 
   /** ERROR with the error serialized under `event_data.error` (message, stack, cause). */
   exception(error: unknown, message?: string, fields?: LogFields): string | undefined {
     if (this.#level > 40) return undefined
     const msg = message ?? (error instanceof Error ? error.message : String(error))
-    return this.#emit(40, msg, { ...fields, error }, false)
+    return this.#emit(40, msg, fields, error === undefined ? null : error, false)
   }
 
   /**
@@ -149,7 +185,7 @@ export class EventLogger {
    * CRITICAL (as MADSci's `log_alert`, but one event, not two — SPEC D5); an Event keeps its level.
    */
   alert(event: string | EventInput | Event, fields?: LogFields): string | undefined {
-    if (typeof event === 'string') return this.#emit(50, event, fields, true)
+    if (typeof event === 'string') return this.#emit(50, event, fields, undefined, true)
     const parsed = parseEvent({ ...event, alert: true }, { defaultSource: this.#currentSource(), timestampMode: this.#core.timestampMode })
     return this.#pushEvent(parsed)
   }
@@ -190,28 +226,54 @@ export class EventLogger {
     return this.#ctxSource as OwnershipInfo
   }
 
-  #emit(level: EventLogLevel, message: unknown, fields: LogFields | undefined, alert: boolean): string | undefined {
+  /**
+   * The call forms of a logging method, pino's and MADSci's, to a message, fields and an error:
+   * `(msg)`, `(msg, fields)`, `(msg, ...args)` with pino's `%s %d %i %f %o %O %j` (a last plain
+   * object no placeholder used is the fields, an Error the error), `(obj, msg?, ...args)`,
+   * `(err, msg?, ...args)` and `(err, fields)`; any other first value is the message.
+   */
+  #call(level: EventLogLevel, a: unknown, b: unknown, args: IArguments | undefined): string | undefined {
+    if (typeof a === 'string') {
+      if (args === undefined && (b === undefined || (isFields(b) && a.indexOf('%') === -1))) return this.#emit(level, a, b as LogFields | undefined, undefined, false)
+      const rest: unknown[] = args ? Array.prototype.slice.call(args, 1) : [b]
+      let { text, used, lastBy } = formatMessage(a, rest)
+      let last = used < rest.length ? rest[rest.length - 1] : undefined
+      if (last === undefined && isFields(rest[rest.length - 1]) && lastBy !== 'o' && lastBy !== 'O' && lastBy !== 'j') {
+        // MADSci's (msg, fields) whose message happens to hold '%s' or '%d' ('100%done'): the
+        // fields stay fields (pino would print "NaN" or "[object Object]" and drop them).
+        last = rest[rest.length - 1]
+        text = formatMessage(a, rest.slice(0, -1)).text
+      }
+      return this.#emit(level, text, isFields(last) ? last : undefined, last instanceof Error ? last : undefined, false)
+    }
+    if (a instanceof Error) {
+      if (typeof b === 'string') return this.#emit(level, args ? formatMessage(b, Array.prototype.slice.call(args, 2)).text : b, undefined, a, false)
+      return this.#emit(level, a.message, isFields(b) ? b : undefined, a, false)
+    }
+    if (isFields(a)) {
+      let message: unknown = NO_MESSAGE
+      if (typeof b === 'string') message = args ? formatMessage(b, Array.prototype.slice.call(args, 2)).text : b
+      else if (b !== undefined) message = b
+      // As pino: `{ err }` alone takes the error's message.
+      else if (a.message === undefined && a.err instanceof Error) message = a.err.message
+      return this.#emit(level, message, a, undefined, false)
+    }
+    return this.#emit(level, a, isFields(b) ? b : undefined, b instanceof Error ? b : undefined, false)
+  }
+
+  #emit(level: EventLogLevel, message: unknown, fields: LogFields | undefined, error: unknown, alert: boolean): string | undefined {
     const core = this.#core
     let type: EventType = this.#boundType ?? logTypeForLevel(level)
     let source = this.#currentSource()
     let traceId: string | null = null
     let spanId: string | null = null
     let dataJson: string
-    if (fields === undefined && typeof message === 'string') {
+    if (fields === undefined && error === undefined && typeof message === 'string') {
       dataJson = this.#fragment ? `{"message":${JSON.stringify(message)},${this.#fragment}}` : `{"message":${JSON.stringify(message)}}`
     } else {
       const data: Record<string, unknown> = {}
-      if (message instanceof Error) {
-        data.message = message.message
-        if (this.#boundData) Object.assign(data, this.#boundData)
-        data.error = message
-      } else if (message !== null && typeof message === 'object' && !Array.isArray(message)) {
-        if (this.#boundData) Object.assign(data, this.#boundData)
-        Object.assign(data, message)
-      } else {
-        if (message !== undefined) data.message = message
-        if (this.#boundData) Object.assign(data, this.#boundData)
-      }
+      if (message !== undefined && message !== NO_MESSAGE) data.message = message
+      if (this.#boundData) Object.assign(data, this.#boundData)
       if (fields) {
         let sourceOverride: Record<string, unknown> | undefined
         for (const key of Object.keys(fields)) {
@@ -243,6 +305,8 @@ export class EventLogger {
         if (typeof fields.trace_id === 'string') traceId = fields.trace_id
         if (typeof fields.span_id === 'string') spanId = fields.span_id
       }
+      // `exception(undefined)` passes null: an error value that is missing, kept as such.
+      if (error !== undefined) data.error = error === null ? undefined : error
       dataJson = safeJsonStringify(data)
     }
     if (traceId === null && core.spanLookup) {

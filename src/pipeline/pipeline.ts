@@ -10,7 +10,7 @@ import { nowTimestamp, type TimestampMode } from '../event/timestamp.js'
 import type { EventType } from '../event/types.js'
 import { newUlid } from '../event/ulid.js'
 import type { PipelineEvent, Sink } from '../stores/types.js'
-import { type DeferredSpool, Delivery, type DeliveryOptions, type DeliveryStats } from './delivery.js'
+import { type DeferredSpool, Delivery, type DeliveryOptions, type DeliveryStats, type SavedAtExit } from './delivery.js'
 import { LoggedEvent, pipelineEventJson } from './record.js'
 import { type FsyncPolicy, Spool } from './spool.js'
 import { makeWarning, type WarningListener } from '../warnings.js'
@@ -42,9 +42,9 @@ export interface PipelineOptions {
   /** `source` of the pipeline's own events (drop reports, rejections). */
   source?: OwnershipInfo
   timestampMode?: TimestampMode
-  /** Save unsent events to the spool synchronously on `process.exit`. Default true. */
-  saveOnExit?: boolean
-  /** Degraded-mode notices (a spool directory that cannot be opened). */
+  /** Let the sinks go of their connections when idle (a finished program must not be kept alive by them). Default false. */
+  releaseWhenIdle?: boolean
+  /** Degraded-mode notices (a spool directory that cannot be opened, a store that does not answer). */
   onWarning?: WarningListener
 }
 
@@ -61,6 +61,8 @@ export interface PipelineEventMap {
   drop: [{ sink: string; reason: string; count: number }]
   spool: [{ sink: string; count: number }]
   rejected: [{ sink: string; count: number; error: Error }]
+  /** A store stopped answering (`reachable: false`, with the reason) or answers again (with how long it was down). */
+  outage: [{ sink: string; target: string; reachable: boolean; reason?: string; downForMs?: number }]
 }
 
 export interface PipelineStats {
@@ -88,7 +90,13 @@ export interface CloseReport {
   spoolPendingBytes: number
 }
 
-function sinkKey(sink: Sink): string {
+/** How a notice names a store. */
+function storeLabel(kind: string): string {
+  return kind === 'mongodb' ? 'MongoDB' : kind === 'http' ? 'the Event Manager' : kind === 'file' ? 'the event file' : `the ${kind} sink`
+}
+
+/** The spool directory of a sink under the spool root: `<kind>-<hash of its target>`. */
+export function sinkKey(sink: Sink): string {
   return `${sink.kind}-${createHash('sha256').update(sink.target).digest('hex').slice(0, 12)}`
 }
 
@@ -101,29 +109,32 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
   readonly #deadLetterDir: string | undefined
   #accepted = 0
   #closed: Promise<CloseReport> | undefined
-  #exitHandler: (() => void) | undefined
+  readonly #onWarning: WarningListener | undefined
 
   constructor(options: PipelineOptions) {
     super()
     this.#source = options.source ?? {}
     this.#timestampMode = options.timestampMode ?? 'local'
+    this.#onWarning = options.onWarning
     const spoolCfg = options.spool || undefined
     this.#deadLetterDir = spoolCfg?.dir
     this.#deliveries = options.sinks.map((sink) => {
       const key = sinkKey(sink)
       let delivery: Delivery | undefined
       let spool: Spool | DeferredSpool | undefined
+      let orphans: Spool[] = []
       if (spoolCfg) {
-        const open = (): Spool =>
-          Spool.open(join(spoolCfg.dir, key), {
-            fsync: spoolCfg.fsync,
-            fsyncIntervalMs: spoolCfg.fsyncIntervalMs,
-            maxBytes: spoolCfg.maxBytes,
-            segmentBytes: spoolCfg.segmentBytes,
-            onWrite: () => delivery?.poke(),
-          })
+        const spoolOptions = {
+          fsync: spoolCfg.fsync,
+          fsyncIntervalMs: spoolCfg.fsyncIntervalMs,
+          maxBytes: spoolCfg.maxBytes,
+          segmentBytes: spoolCfg.segmentBytes,
+        }
+        const open = (): Spool => Spool.open(join(spoolCfg.dir, key), { ...spoolOptions, onWrite: () => delivery?.poke() })
         try {
           spool = open()
+          // Slots left by processes that ran at the same time as the one before are replayed too.
+          orphans = Spool.adoptOrphans(join(spoolCfg.dir, key), spool.dir, spoolOptions)
         } catch (err) {
           // An unwritable spool directory must not stop the program that logs: the sink works
           // without it, what the spool would take is dropped and counted, and it is tried again.
@@ -139,13 +150,9 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
         ...options.deliveryBySink?.[sink.kind],
       }
       if (opts.overflow === 'spool' && !spool) opts.overflow = 'drop-oldest'
-      delivery = new Delivery(sink, opts, this.#hooks, spool, spoolCfg?.mode ?? 'overflow')
+      delivery = new Delivery(sink, opts, this.#hooks, spool, spoolCfg?.mode ?? 'overflow', { orphans, releaseWhenIdle: options.releaseWhenIdle })
       return delivery
     })
-    if (options.saveOnExit !== false) {
-      this.#exitHandler = () => this.#saveOnExit()
-      process.on('exit', this.#exitHandler)
-    }
     // Replay what a previous process left in the spool.
     for (const d of this.#deliveries) d.poke()
   }
@@ -169,6 +176,16 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
         since: new Date(info.since).toISOString(),
         until: new Date().toISOString(),
       })
+    },
+    onOutage: (info: { sink: string; target: string; reason: string; fate: string }) => {
+      this.emit('outage', { sink: info.sink, target: info.target, reachable: false, reason: info.reason })
+      // The store's own name is in the notice already: "MongoDB is unavailable: connect ..." → "connect ...".
+      const reason = info.reason.replace(/^.{0,40}? is unavailable: /, '')
+      this.#onWarning?.(makeWarning('MADSCI_WARN_STORE_UNREACHABLE', info.sink, `${storeLabel(info.sink)} at ${info.target} (${reason}); ${info.fate}`))
+    },
+    onRecovered: (info: { sink: string; target: string; downForMs: number }) => {
+      this.emit('outage', { sink: info.sink, target: info.target, reachable: true, downForMs: info.downForMs })
+      this.#onWarning?.(makeWarning('MADSCI_WARN_STORE_REACHABLE', info.sink, `${storeLabel(info.sink)} at ${info.target}, after ${(info.downForMs / 1000).toFixed(1)} s; delivering what was kept`))
     },
   }
 
@@ -312,6 +329,16 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
   }
 
   /**
+   * Wait until every event accepted before the call is delivered, `timeoutMs` passes, or a store
+   * is known to be down (waiting longer would only wait for its retries). True when all delivered.
+   */
+  async settle(options: { timeoutMs: number }): Promise<boolean> {
+    const deadline = Date.now() + options.timeoutMs
+    const done = await Promise.all(this.#deliveries.map((d) => d.settle(deadline)))
+    return done.every(Boolean)
+  }
+
+  /**
    * Stop accepting events, deliver within `timeoutMs` (default 10 s, inside pino's exit window),
    * then spool what is left. Idempotent.
    */
@@ -319,7 +346,6 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     if (!this.#closed) {
       const deadline = Date.now() + (options.timeoutMs ?? 10_000)
       this.#closed = Promise.all(this.#deliveries.map((d) => d.close(deadline))).then((results) => {
-        if (this.#exitHandler) process.off('exit', this.#exitHandler)
         const spooled = results.reduce((a, r) => a + r.spooled, 0)
         const lost = results.reduce((a, r) => a + r.lost, 0)
         const stats = this.#deliveries.map((d) => d.stats())
@@ -335,19 +361,45 @@ export class Pipeline extends EventEmitter<PipelineEventMap> {
     return this.#closed !== undefined
   }
 
-  #saveOnExit(): void {
-    let saved = 0
-    let lost = 0
-    for (const d of this.#deliveries) {
-      const r = d.saveSync()
-      saved += r.saved
-      lost += r.lost
+  /** Work an exit would lose or leave undone (events in memory, records to deliver while the store answers). */
+  get exitPending(): boolean {
+    return this.#closed === undefined && this.#deliveries.some((d) => d.exitPending)
+  }
+
+  /**
+   * The program is ending without `close()`: deliver within `timeoutMs` (less for a store known to
+   * be down), write what is left to the spool (or the file), let go of connections. The pipeline
+   * stays open: events logged afterwards are handled as usual.
+   */
+  async drain(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closed) {
+      await this.#closed
+      return
     }
+    const deadline = Date.now() + (options.timeoutMs ?? 5000)
+    const results = await Promise.all(this.#deliveries.map((d) => d.drain(deadline)))
+    this.#sayExit(results, false)
+  }
+
+  /** Synchronous last resort for `process.on('exit')`: what is still in memory goes to the file or the spool. */
+  saveSync(): void {
+    this.#sayExit(
+      this.#deliveries.map((d) => d.saveSync()),
+      true,
+    )
+  }
+
+  /** One line on stderr when events were left for the next process, or lost. */
+  #sayExit(results: SavedAtExit[], atExit: boolean): void {
+    const spooled = results.reduce((a, r) => a + r.spooled, 0)
+    const lost = results.reduce((a, r) => a + r.lost, 0)
+    const when = atExit ? 'at exit' : 'before the program ended'
     if (lost > 0) {
       const why = this.#deadLetterDir ? 'the spool could not take them' : 'no spool is configured'
-      process.stderr.write(`madsci-events: ${lost} event(s) not delivered at exit (${why}); call logger.close() before exiting, or set a writable spool directory\n`)
-    } else if (saved > 0) {
-      process.stderr.write(`madsci-events: ${saved} event(s) saved to the spool at exit; they will be delivered by the next process using the same spool directory\n`)
+      process.stderr.write(`madsci-events: ${lost} event(s) not delivered ${when} and lost (${why}); call logger.close() before exiting, or set a writable spool directory\n`)
+    }
+    if (spooled > 0) {
+      process.stderr.write(`madsci-events: ${spooled} event(s) saved to the spool ${when} (${this.#deadLetterDir}); the next process using the same spool directory delivers them\n`)
     }
   }
 

@@ -1,4 +1,5 @@
 import pino from 'pino'
+import { saveAllSync } from './exit.js'
 import type { CloseReport } from './pipeline.js'
 
 /**
@@ -110,6 +111,8 @@ export function handleShutdown(target: Closable | pino.Logger | TransportStream,
 
   const raise = (signal: NodeJS.Signals): void => {
     remove()
+    // Other loggers of the process save what they hold (the signal skips the `exit` listeners).
+    saveAllSync()
     // With our handler gone, the default action (termination by that signal) applies, unless
     // the application has handlers of its own, which then run as they would have.
     process.kill(process.pid, signal)

@@ -1,6 +1,5 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { withDefaults } from '../config/defaults.js'
-import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { SpoolError } from '../errors.js'
@@ -22,8 +21,10 @@ import { SpoolError } from '../errors.js'
  * Writes are batched: the records of one turn of the event loop go out in one write after it, or
  * at once when `maxBufferBytes` fill up (memory stays bounded, nothing is dropped). Every write is
  * synchronous, in append order: an asynchronous write still in flight could land after a later
- * synchronous one (records out of order, and `flush()` marks wrong). `appendSync` is for
- * `process.on('exit')`.
+ * synchronous one (records out of order, and `flush()` marks wrong). Reads are synchronous too
+ * (a batch of local disk). `appendSync`, `readSync` and `closeSync` serve `process.on('exit')`.
+ * - **Orphans**: slots whose owner died with records left are adopted by the next process
+ *   (`adoptOrphans`), so runs that overlapped leave nothing behind.
  *
  * Records are encoded straight into reused write buffers of `maxBufferBytes` (the one filling,
  * and a spare), never kept as JavaScript strings: a record's strings die young,
@@ -227,6 +228,38 @@ export class Spool {
     throw new SpoolError(`Every slot of the spool directory ${root} is held by a running process`)
   }
 
+  /**
+   * The other slots of `root` that hold records and whose owner is gone (processes that ran at
+   * the same time and ended with the store down each left their own slot). Each returned spool is
+   * locked by this process, to be replayed and closed; a later process that finds slot 0 free
+   * would never look at them otherwise. Slots that cannot be read or are held are skipped.
+   */
+  static adoptOrphans(root: string, ownDir: string, options: SpoolOptions = {}): Spool[] {
+    const opts = withDefaults(SPOOL_DEFAULTS, options)
+    const out: Spool[] = []
+    let names: string[]
+    try {
+      names = readdirSync(root)
+    } catch {
+      return out
+    }
+    for (const name of names) {
+      const dir = join(root, name)
+      if (!/^\d+$/.test(name) || dir === ownDir) continue
+      try {
+        const hasRecords = readdirSync(dir).some((f) => /^seg-\d+\.log$/.test(f) && statSync(join(dir, f)).size > 0)
+        if (!hasRecords || !tryLock(dir)) continue
+        const spool = new Spool(dir, opts)
+        spool.#load()
+        if (spool.empty) void spool.close()
+        else out.push(spool)
+      } catch {
+        // Unreadable: left for a later process (or the user) to look at.
+      }
+    }
+    return out
+  }
+
   #load(): void {
     const seqs = readdirSync(this.dir)
       .map((f) => /^seg-(\d+)\.log$/.exec(f))
@@ -412,7 +445,24 @@ export class Spool {
     this.#scheduleWrite()
   }
 
-  /** Write records synchronously, now (for `process.on('exit')`). Never throws; returns how many were written. */
+  /** Records appended but not in the file yet (they are written at the end of this turn of the event loop). */
+  get buffered(): number {
+    return this.#bufferRecords
+  }
+
+  /**
+   * Read again from the cursor: records handed out by `read()` and never acknowledged (their
+   * delivery was abandoned) come back. Call it with no `read()` in progress.
+   */
+  rewind(): void {
+    this.#outstanding = []
+    const seg = this.#segments.find((s) => s.seq >= this.#cursor.segment)
+    if (!seg) return
+    this.#readSeg = seg.seq
+    this.#readOffset = seg.seq === this.#cursor.segment ? Math.min(this.#cursor.offset, seg.size) : 0
+  }
+
+  /** Write records synchronously, now (for `process.on('exit')`), with what is buffered before them. Never throws; returns how many of `records` were written. */
   appendSync(records: readonly string[]): number {
     if (this.#fd < 0) return 0
     for (const r of records) {
@@ -608,7 +658,15 @@ export class Spool {
    * written is left to read. Damaged records are skipped and counted.
    */
   async read(maxRecords: number, maxBytes: number): Promise<SpoolBatch | null> {
-    if (this.#bufferBytes > 0 && !this.#writing) this.#scheduleWrite()
+    return this.readSync(maxRecords, maxBytes)
+  }
+
+  /**
+   * `read()`, synchronously. Reads are synchronous, as writes: a batch is at most `maxBytes` of
+   * local disk, and at `process.exit` a file sink replays the spool into its file this way.
+   */
+  readSync(maxRecords: number, maxBytes: number): SpoolBatch | null {
+    if (this.#bufferBytes > 0 && !this.#writing && !this.#closed) this.#scheduleWrite()
     const records: string[] = []
     let bytes = 0
     const startSeg = this.#readSeg
@@ -634,7 +692,7 @@ export class Spool {
         break
       }
       if (records.length >= maxRecords || bytes >= maxBytes) break
-      const chunk = await this.#readChunk(seg, this.#readOffset, Math.min(seg.size - this.#readOffset, Math.max(64 * 1024, maxBytes - bytes)))
+      const chunk = this.#readChunk(seg, this.#readOffset, Math.min(seg.size - this.#readOffset, Math.max(64 * 1024, maxBytes - bytes)))
       let pos = 0
       let consumed = 0
       while (pos < chunk.length && records.length < maxRecords) {
@@ -663,7 +721,7 @@ export class Spool {
           break
         }
         // A record longer than the chunk: read it whole.
-        const whole = await this.#readChunk(seg, this.#readOffset, rest)
+        const whole = this.#readChunk(seg, this.#readOffset, rest)
         const nl = whole.indexOf(10)
         if (nl === -1) {
           if (seg.sealed && seg !== this.#writeSeg) {
@@ -696,14 +754,14 @@ export class Spool {
     return batch
   }
 
-  async #readChunk(seg: Segment, offset: number, length: number): Promise<Buffer> {
-    const fh = await open(seg.path, 'r')
+  #readChunk(seg: Segment, offset: number, length: number): Buffer {
+    const fd = openSync(seg.path, 'r')
     try {
       const buf = Buffer.allocUnsafe(length)
-      const { bytesRead } = await fh.read(buf, 0, length, offset)
+      const bytesRead = readSync(fd, buf, 0, length, offset)
       return buf.subarray(0, bytesRead)
     } finally {
-      await fh.close()
+      closeSync(fd)
     }
   }
 
@@ -805,6 +863,30 @@ export class Spool {
     } catch {
       /* reported through `error` */
     }
+    this.#finish()
+  }
+
+  /**
+   * `close()` for `process.on('exit')`, where nothing asynchronous finishes: what is buffered is
+   * written and fsynced, then the same as `close()`. Never throws.
+   */
+  closeSync(): void {
+    if (this.#closed) return
+    try {
+      this.#flushBufferSync()
+      this.#error = undefined
+      if (this.#opts.fsync !== 'never') this.#fsync()
+    } catch {
+      /* counted as unwritten */
+    }
+    try {
+      this.#finish()
+    } catch {
+      /* the process is ending: the next one finds the files as they are */
+    }
+  }
+
+  #finish(): void {
     this.#closed = true
     if (this.#fsyncTimer) clearTimeout(this.#fsyncTimer)
     if (this.#retryTimer) clearTimeout(this.#retryTimer)

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs'
-import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import { Query } from 'mingo'
 import { StoreUnavailableError } from '../errors.js'
 import type { Event } from '../event/model.js'
@@ -12,6 +12,8 @@ import { daysBefore } from './time-limits.js'
 import { AfterIdIndex, LineCounts, UNSTABLE_ID } from './file-index.js'
 import { Heap, lineAt, type LineCursor, type SnapshotFile, snapshotLines, WindowOrder } from './file-scan.js'
 import { validateSelector } from './selector.js'
+import { fileIdentity, rotateFile, type RotationOutcome, rotationNumbers } from './file-rotation.js'
+import { makeWarning, type WarningListener } from '../warnings.js'
 import type {
   ArchiveOptions,
   GetEventsOptions,
@@ -28,8 +30,9 @@ import type {
  *
  * - One event per line in the client/log form (`event_id`, model key order), as MADSci's
  *   `log()` writes its local file; readable with `cat`, `jq` or `madsci-events tail`.
- * - Size rotation as Python's `RotatingFileHandler`: `events.ndjson` → `events.ndjson.1` → ...;
- *   `maxFiles` rotated files are kept (0 keeps them all: the server's embedded store never deletes).
+ * - Size rotation as Python's `RotatingFileHandler`: `events.ndjson` → `events.ndjson.1` → ...,
+ *   safe with several processes appending to one file (file-rotation.ts); `maxFiles` rotated
+ *   files are kept (0, the default, keeps them all).
  * - Writes are inserts: the first line of an id wins, as a duplicate `_id` leaves MongoDB's
  *   document unchanged, so a line written twice by a retried batch is harmless (idempotent).
  *   Archiving appends `{"updated_event": {...}}` (the new version wins) and a purge appends
@@ -43,14 +46,23 @@ import type {
 export interface FileStoreOptions {
   /** Rotate past this size. 10 MiB, as MADSci's client log. */
   maxBytes?: number
-  /** Rotated files kept. 5, as MADSci's client log; 0 keeps all (never deletes events). */
+  /**
+   * Rotated files kept; 0 (the default) keeps them all. The file is an event store, often shared
+   * (the server reads the library's default file), so nothing is deleted unless asked; MADSci's
+   * client log keeps 5.
+   */
   maxFiles?: number
+  /** Degraded-mode notices (a rotation refused). Default: none. */
+  onWarning?: WarningListener
 }
 
-export const FILE_STORE_DEFAULTS: Required<FileStoreOptions> = {
+export const FILE_STORE_DEFAULTS: Required<Omit<FileStoreOptions, 'onWarning'>> = {
   maxBytes: 10 * 1024 * 1024,
-  maxFiles: 5,
+  maxFiles: 0,
 }
+
+/** After a failed rotation, the next attempt (a refused rename is rarely fixed in a second). */
+const ROTATION_RETRY_MS = 10_000
 
 interface DeletedMarker {
   deleted_event_id: string
@@ -170,8 +182,14 @@ async function closeAll(files: readonly SnapshotFile[]): Promise<void> {
 export class FileStore implements ManagedStore {
   readonly kind = 'file'
   readonly path: string
-  readonly #opts: Required<FileStoreOptions>
-  #fh: FileHandle | undefined
+  readonly #opts: typeof FILE_STORE_DEFAULTS
+  #fd = -1
+  /** `dev:ino` of the file appended to, to notice another process's rotation. */
+  #identity = ''
+  #checkedAt = 0
+  #rotateAfter = 0
+  #rotationErrors = 0
+  readonly #onWarning: WarningListener
   #size = 0
   #lock: Promise<unknown> = Promise.resolve()
   #skippedLines = 0
@@ -190,6 +208,7 @@ export class FileStore implements ManagedStore {
       maxBytes: options.maxBytes ?? FILE_STORE_DEFAULTS.maxBytes,
       maxFiles: options.maxFiles ?? FILE_STORE_DEFAULTS.maxFiles,
     }
+    this.#onWarning = options.onWarning ?? (() => undefined)
   }
 
   get target(): string {
@@ -202,11 +221,18 @@ export class FileStore implements ManagedStore {
   }
 
   async open(): Promise<void> {
-    if (this.#fh) return
+    this.#openSync()
+  }
+
+  #openSync(): void {
+    if (this.#fd >= 0) return
     try {
       mkdirSync(dirname(this.path), { recursive: true })
-      this.#fh = await open(this.path, 'a')
-      this.#size = (await this.#fh.stat()).size
+      this.#fd = openSync(this.path, 'a')
+      const st = fstatSync(this.#fd)
+      this.#size = st.size
+      this.#identity = `${st.dev}:${st.ino}`
+      this.#checkedAt = Date.now()
     } catch (err) {
       throw new StoreUnavailableError('file', `cannot open ${this.path}: ${(err as Error).message}`, { cause: err })
     }
@@ -220,14 +246,21 @@ export class FileStore implements ManagedStore {
   }
 
   async write(batch: readonly PipelineEvent[]): Promise<WriteResult> {
-    const text = batch.map((e) => pipelineEventJson(e) + '\n').join('')
-    let duplicates: string[] | undefined
-    await this.#exclusive(async () => {
-      duplicates = this.#possibleDuplicates(batch)
-      await this.#appendLocked(text)
-      for (const e of batch) if (e.event_id > this.#maxWritten) this.#maxWritten = e.event_id
-      if (this.#maxId !== undefined && this.#maxWritten > this.#maxId) this.#maxId = this.#maxWritten
-    })
+    return this.writeSync(batch)
+  }
+
+  /**
+   * Append a batch synchronously. The pipeline writes with this: local disk takes a batch in well
+   * under a millisecond, and a write that is never in flight can be made at `process.exit`, when
+   * nothing asynchronous finishes, without writing anything twice.
+   */
+  writeSync(batch: readonly PipelineEvent[]): WriteResult {
+    let text = ''
+    for (const e of batch) text += pipelineEventJson(e) + '\n'
+    const duplicates = this.#possibleDuplicates(batch)
+    this.#appendSync(text)
+    for (const e of batch) if (e.event_id > this.#maxWritten) this.#maxWritten = e.event_id
+    if (this.#maxId !== undefined && this.#maxWritten > this.#maxId) this.#maxId = this.#maxWritten
     return { delivered: batch.length, rejected: [], duplicates }
   }
 
@@ -259,7 +292,8 @@ export class FileStore implements ManagedStore {
       const snapshot = await this.#snapshot()
       try {
         const indexed = await this.#afterIds.maxId(snapshot)
-        // Writes after the snapshot are in #maxWritten (this store is the files' only writer).
+        // Writes after the snapshot are in #maxWritten (other processes' writes are missed: the answer
+        // to a duplicate is then the posted event, as MADSci's, and readers keep the first line).
         this.#maxId = indexed > this.#maxWritten ? indexed : this.#maxWritten
       } finally {
         await closeAll(snapshot)
@@ -270,53 +304,71 @@ export class FileStore implements ManagedStore {
   }
 
   #append(text: string): Promise<void> {
-    return this.#exclusive(() => this.#appendLocked(text))
+    return this.#exclusive(async () => this.#appendSync(text))
   }
 
-  async #appendLocked(text: string): Promise<void> {
-    await this.open()
+  #appendSync(text: string): void {
+    this.#openSync()
+    this.#followRotation()
     try {
       const buf = Buffer.from(text)
-      await (this.#fh as FileHandle).write(buf)
+      let off = 0
+      while (off < buf.length) off += writeSync(this.#fd, buf, off)
       this.#size += buf.length
     } catch (err) {
       throw new StoreUnavailableError('file', `cannot write ${this.path}: ${(err as Error).message}`, { cause: err })
     }
-    if (this.#size >= this.#opts.maxBytes) await this.#rotate()
+    if (this.#size >= this.#opts.maxBytes && Date.now() >= this.#rotateAfter) this.#rotateSync()
   }
 
-  async #rotate(): Promise<void> {
-    await this.#fh?.close()
-    this.#fh = undefined
-    const rotated = await this.#rotatedFiles()
-    const keep = this.#opts.maxFiles
-    const numbers = rotated.map((f) => Number(f.slice(this.path.length + 1)))
-    // As RotatingFileHandler: .n → .n+1 from the oldest, base → .1, nothing past maxFiles kept.
-    for (let k = numbers.length - 1; k >= 0; k--) {
-      const i = numbers[k]
-      const from = `${this.path}.${i}`
-      if (keep > 0 && i >= keep) await unlink(from).catch(() => undefined)
-      else await rename(from, `${this.path}.${i + 1}`).catch(() => undefined)
+  /**
+   * Other processes may append to the same file and rotate it: at most once a second, check that
+   * this process still appends to `path` (else reopen it) and learn its real size.
+   */
+  #followRotation(): void {
+    const now = Date.now()
+    if (now - this.#checkedAt < 1000) return
+    this.#checkedAt = now
+    const current = fileIdentity(this.path)
+    if (current && current.id === this.#identity) this.#size = current.size
+    else this.#reopen()
+  }
+
+  #reopen(): void {
+    closeSync(this.#fd)
+    this.#fd = -1
+    this.#openSync()
+  }
+
+  #rotateSync(): void {
+    let outcome: RotationOutcome
+    try {
+      outcome = rotateFile(this.path, this.#identity, this.#opts.maxBytes, this.#opts.maxFiles)
+    } catch (err) {
+      // The batch is written; the file just grows past its limit. Say so, try again later.
+      this.#rotationErrors++
+      this.#rotateAfter = Date.now() + ROTATION_RETRY_MS
+      this.#onWarning(makeWarning('MADSCI_WARN_ROTATION_FAILED', 'file', `${this.path}: ${(err as Error).message}`))
+      return
     }
-    await rename(this.path, `${this.path}.1`).catch(() => undefined)
-    this.#fh = await open(this.path, 'a')
-    this.#size = 0
+    if (outcome === 'rotated' || outcome === 'moved') this.#reopen()
+    else if (outcome === 'small') this.#size = fileIdentity(this.path)?.size ?? 0
+    // 'busy': another process is rotating; the next write checks again.
+  }
+
+  /** Rotations that failed (a rename or unlink refused); each was reported as a warning. */
+  get rotationErrors(): number {
+    return this.#rotationErrors
   }
 
   async #rotatedFiles(): Promise<string[]> {
-    const dir = dirname(this.path)
-    const base = basename(this.path)
-    let names: string[] = []
+    let names: string[]
     try {
-      names = await readdir(dir)
+      names = await readdir(dirname(this.path))
     } catch {
       return []
     }
-    return names
-      .map((n) => (n.startsWith(base + '.') ? Number(n.slice(base.length + 1)) : Number.NaN))
-      .filter((n) => Number.isInteger(n) && n > 0)
-      .sort((a, b) => a - b)
-      .map((n) => `${this.path}.${n}`)
+    return rotationNumbers(names, this.path).map((n) => `${this.path}.${n}`)
   }
 
   /** Files oldest first. */
@@ -696,8 +748,8 @@ export class FileStore implements ManagedStore {
 
   async close(): Promise<void> {
     await this.#lock
-    await this.#fh?.close()
-    this.#fh = undefined
+    if (this.#fd >= 0) closeSync(this.#fd)
+    this.#fd = -1
   }
 }
 
@@ -726,9 +778,4 @@ function getPath(obj: Record<string, unknown>, path: string): unknown {
     cur = (cur as Record<string, unknown>)[part]
   }
   return cur
-}
-
-/** Where the zero-configuration file store writes: `<madsci dir>/events/events.ndjson`. */
-export function defaultEventFile(madsciDir: string): string {
-  return join(madsciDir, 'events', 'events.ndjson')
 }

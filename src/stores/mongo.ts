@@ -90,6 +90,13 @@ export class MongoStore implements ManagedStore {
   #ttl: boolean | undefined
   #count: { value: number; at: number } | undefined
   #counting: Promise<number> | undefined
+  /** Indexes and the schema record are made once; a connection made again after `release()` skips them. */
+  #prepared = false
+  #releasing: Promise<void> | undefined
+  /** Operations running (a release waits for none). */
+  #active = 0
+  #releaseAfter = false
+  #connectError: string | undefined
 
   constructor(url: string, options: MongoStoreOptions = {}) {
     this.url = url
@@ -102,6 +109,18 @@ export class MongoStore implements ManagedStore {
       ...(/[?&]serverSelectionTimeoutMS=/i.test(url) ? {} : { serverSelectionTimeoutMS: 5000 }),
       ...options.clientOptions,
     })
+    // The driver says why it cannot connect on its first heartbeat, long before an operation times out.
+    this.#client.on('serverHeartbeatFailed', (e) => {
+      this.#connectError = (e as { failure?: Error }).failure?.message ?? 'no answer'
+    })
+    this.#client.on('serverHeartbeatSucceeded', () => {
+      this.#connectError = undefined
+    })
+  }
+
+  /** Why the last attempt to reach the server failed (from the driver's monitor), while it does. */
+  get connectError(): string | undefined {
+    return this.#connectError
   }
 
   get target(): string {
@@ -127,7 +146,11 @@ export class MongoStore implements ManagedStore {
 
   open(): Promise<void> {
     if (!this.#opened) {
-      this.#opened = this.#open().catch((err) => {
+      this.#opened = (async () => {
+        if (this.#releasing) await this.#releasing
+        if (this.#prepared) await this.#client.connect()
+        else await this.#open()
+      })().catch((err) => {
         this.#opened = undefined
         throw isNetworkish(err) ? new StoreUnavailableError('MongoDB', (err as Error).message, { cause: err }) : err
       })
@@ -158,6 +181,31 @@ export class MongoStore implements ManagedStore {
     }
     this.#db = db
     this.#events = events
+    this.#prepared = true
+  }
+
+  /**
+   * Close the connections while no operation runs; the next operation connects again. A
+   * MongoDB client's sockets and timers keep a process alive: the logger releases an idle store
+   * so a program that is done can end.
+   */
+  async release(): Promise<void> {
+    if (this.#active > 0) {
+      // An operation still runs (a write the pipeline gave up on): release when it ends.
+      this.#releaseAfter = true
+      return
+    }
+    this.#releaseAfter = false
+    if (!this.#opened || this.#releasing) return
+    const opened = this.#opened
+    this.#opened = undefined
+    this.#releasing = (async () => {
+      await opened.catch(() => undefined)
+      await this.#client.close()
+    })().finally(() => {
+      this.#releasing = undefined
+    })
+    await this.#releasing
   }
 
   /** As MADSci's startup check (§1.8): a fresh database gets `schema_versions` and its record. */
@@ -205,6 +253,15 @@ export class MongoStore implements ManagedStore {
   }
 
   async write(batch: readonly PipelineEvent[]): Promise<WriteResult> {
+    this.#active++
+    try {
+      return await this.#write(batch)
+    } finally {
+      this.#done()
+    }
+  }
+
+  async #write(batch: readonly PipelineEvent[]): Promise<WriteResult> {
     const events = await this.#writable('writing events')
     const docs: Document[] = []
     const rejected: WriteResult['rejected'] = []
@@ -258,12 +315,20 @@ export class MongoStore implements ManagedStore {
   }
 
   async #read<T>(fn: (c: Collection) => Promise<T>): Promise<T> {
+    this.#active++
     try {
       return await fn(await this.#collection())
     } catch (err) {
       if (isNetworkish(err)) throw new StoreUnavailableError('MongoDB', (err as Error).message, { cause: err })
       throw err
+    } finally {
+      this.#done()
     }
+  }
+
+  /** An operation ended: a release asked for meanwhile happens now. */
+  #done(): void {
+    if (--this.#active === 0 && this.#releaseAfter) void this.release().catch(() => undefined)
   }
 
   getEvent(id: string): Promise<Event | null> {
@@ -312,15 +377,20 @@ export class MongoStore implements ManagedStore {
     if (options.afterId !== undefined) and.push({ _id: { $gt: options.afterId } })
     const query = and.length ? { $and: [filter, ...and] } : filter
     const sort: Record<string, 1> = options.orderBy === 'event_id' ? { _id: 1 } : { event_timestamp: 1, _id: 1 }
-    const c = await this.#collection()
-    const cursor = c.find(query).sort(sort).batchSize(options.batchSize ?? 1000)
+    this.#active++
     try {
-      for await (const doc of cursor) yield documentToEvent(doc)
-    } catch (err) {
-      if (isNetworkish(err)) throw new StoreUnavailableError('MongoDB', (err as Error).message, { cause: err })
-      throw err
+      const c = await this.#collection()
+      const cursor = c.find(query).sort(sort).batchSize(options.batchSize ?? 1000)
+      try {
+        for await (const doc of cursor) yield documentToEvent(doc)
+      } catch (err) {
+        if (isNetworkish(err)) throw new StoreUnavailableError('MongoDB', (err as Error).message, { cause: err })
+        throw err
+      } finally {
+        await cursor.close().catch(() => undefined)
+      }
     } finally {
-      await cursor.close().catch(() => undefined)
+      this.#done()
     }
   }
 

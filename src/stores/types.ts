@@ -45,6 +45,16 @@ export interface Sink {
   write(batch: readonly PipelineEvent[], signal?: AbortSignal): Promise<WriteResult>
   /** Release connections. `force`: don't wait for requests still running (close after a timeout). */
   close(options?: { force?: boolean }): Promise<void>
+  /**
+   * Optional, for local sinks (the file): write a batch synchronously. The pipeline then writes
+   * with it, so what is queued at `process.exit` can still be written, and nothing is written twice.
+   */
+  writeSync?(batch: readonly PipelineEvent[]): WriteResult
+  /**
+   * Optional: let go of connections while the sink is idle; the next write makes them again. A
+   * finished program is then not kept alive by a connection pool (a MongoDB client's sockets).
+   */
+  release?(): Promise<void>
 }
 
 /** Options of `Reader.getEvents`, as MADSci's `GET /events`. */

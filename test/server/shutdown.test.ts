@@ -78,8 +78,9 @@ describe.each(STORE_KINDS)('graceful shutdown on the %s store', (kind: StoreKind
         ids.push(id)
       }
       expect([...statuses].every((s) => s === 200 || s === 503)).toBe(true)
-      // The timeout fires before any store write completes: these events are still queued.
-      expect(statuses.has(503)).toBe(true)
+      // The timeout fires before any store write completes: these events are still queued. (The
+      // file store writes synchronously when the batch timer fires, which can come first.)
+      if (kind !== 'file') expect(statuses.has(503)).toBe(true)
       await r.server.close()
       expect((await storedIds(r)).sort()).toEqual(ids.sort())
     } finally {

@@ -90,7 +90,6 @@ export function runApp(config: Record<string, unknown>, o: { env?: NodeJS.Proces
 }
 
 export type ExitPath = 'normal' | 'exit' | 'throw' | 'reject' | 'SIGTERM' | 'SIGINT'
-export const EXIT_PATHS: ExitPath[] = ['normal', 'exit', 'throw', 'reject', 'SIGTERM', 'SIGINT']
 
 /** Log `count` lines of the standard mix and end the app by `path`; checks it ended as that path ends a process. */
 export async function runExitPath(path: ExitPath, options: Record<string, unknown> | undefined, count: number, run: string, o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<AppResult> {
