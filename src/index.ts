@@ -7,13 +7,8 @@
  * queue, spool and delivery classes (their behaviour is configured through options), and anything
  * of the server adapter (`madsci-events/server`) or the pino transport (`madsci-events/transport`).
  */
-import { installExitHandling } from './pipeline/exit.js'
-
-// Loaded in a program's main thread, the package makes SIGTERM and SIGINT end the process through
-// its exit path when the program has no handler of its own: loggers deliver first, and pino ends
-// its transports there (a transport's worker never sees signals). See pipeline/exit.ts.
-installExitHandling()
-
+// No side effect at import: the exit and signal handling of pipeline/exit.ts is installed by the
+// first logger created (or by importing `madsci-events/transport` in the main thread).
 export { createEventLogger, type EventLoggerOptions, type MongoSinkOptions, type EventManagerSinkOptions, type FileSinkOptions } from './logger/create.js'
 export { EventLogger, type LogFields, type ChildBindings } from './logger/logger.js'
 export { withOwnership, currentOwnership } from './logger/ownership.js'

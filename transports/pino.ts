@@ -33,15 +33,16 @@ export { mapPinoLine, lineLevel, normalizeError, type LineMapOptions } from './m
  * - `logger.flush(cb)`: calls back when the lines written so far are delivered, or after
  *   `flushTimeoutMs` (they stay queued; a flush never fails the transport).
  * - Close (pino ends the transport at exit; on SIGTERM/SIGINT too when the main thread imports
- *   madsci-events, whose default signal handling ends the process through its exit path, or calls
- *   `handleShutdown(logger)`; a worker thread never sees signals itself):
+ *   `madsci-events/transport` (see below) or creates an event logger, whose default signal handling
+ *   ends the process through its exit path, or calls `handleShutdown(logger)`):
  *   delivers for up to `closeTimeoutMs` counted from that moment, inside pino's 10 s exit window,
  *   then spools the rest; a MADSci event (DEBUG) carries the totals, and a line on stderr says how
  *   many events were left in the spool, refused, dropped or lost, whenever any were (on every
  *   close with NODE_DEBUG=madsci-events).
  */
-// In a main thread (`import 'madsci-events/transport'`), as importing the package: SIGTERM and
-// SIGINT end the process through its exit path, where pino ends its transports (pipeline/exit.ts).
+// Imported in the main thread (`import 'madsci-events/transport'`, the one line a pino program adds
+// for it), SIGTERM and SIGINT end the process through its exit path, where pino ends its transports
+// (pipeline/exit.ts); a worker thread never sees signals itself. In the worker: the exit listener.
 installExitHandling()
 
 export default async function madsciTransport(rawOptions?: MadsciTransportOptions) {
