@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { Query } from 'mingo'
@@ -228,13 +228,29 @@ export class FileStore implements ManagedStore {
     if (this.#fd >= 0) return
     try {
       mkdirSync(dirname(this.path), { recursive: true })
-      this.#fd = openSync(this.path, 'a')
+      this.#fd = openSync(this.path, 'a+')
       const st = fstatSync(this.#fd)
       this.#size = st.size
       this.#identity = `${st.dev}:${st.ino}`
       this.#checkedAt = Date.now()
+      this.#endTornLine(st.size)
     } catch (err) {
       throw new StoreUnavailableError('file', `cannot open ${this.path}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /**
+   * A process killed in the middle of a write leaves a last line without its newline; appending to
+   * it would glue the next event onto the torn one and make both unreadable. End it first (readers
+   * skip the torn line and count it).
+   */
+  #endTornLine(size: number): void {
+    if (size === 0) return
+    const last = Buffer.alloc(1)
+    readSync(this.#fd, last, 0, 1, size - 1)
+    if (last[0] !== 0x0a) {
+      writeSync(this.#fd, '\n')
+      this.#size++
     }
   }
 

@@ -254,12 +254,19 @@ function count(events: Iterable<Record<string, unknown>>, run: string): Counted 
   return { byIndex, copies }
 }
 
+/** The events of an NDJSON file; a line torn by a SIGKILL mid-write is skipped, as the store's readers do. */
 function fileLines(path: string): Array<Record<string, unknown>> {
   if (!existsSync(path)) return []
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  const out: Array<Record<string, unknown>> = []
+  for (const l of readFileSync(path, 'utf8').split('\n')) {
+    if (!l.trim()) continue
+    try {
+      out.push(JSON.parse(l) as Record<string, unknown>)
+    } catch {
+      // torn: its events are counted as not stored
+    }
+  }
+  return out
 }
 
 /** What every case has in its store now (the Event Managers' files read once). */

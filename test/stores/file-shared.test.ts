@@ -69,6 +69,19 @@ describe('a file shared by several writing processes', () => {
     expect(current.map((l) => (JSON.parse(l) as { event_data: { n: number } }).event_data.n)).toEqual([3])
   })
 
+  it('a line torn by a killed writer is ended before the next append, so the next event stays readable', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'madsci-shared-'))
+    const file = join(dir, 'events.ndjson')
+    const first = parseEvent({ event_data: { n: 1 } })
+    await writeFile(file, JSON.stringify(first) + '\n' + JSON.stringify(parseEvent({ event_data: { n: 2 } })).slice(0, 40))
+    const store = new FileStore(file)
+    const third = parseEvent({ event_data: { n: 3 } })
+    store.writeSync([third])
+    expect((await store.getEvents({ number: 0 })).map((e) => e.event_id).sort()).toEqual([first.event_id, third.event_id].sort())
+    expect(store.skippedLines).toBe(1)
+    await store.close()
+  })
+
   it('a refused rotation is a warning and a count, the events are still written, and it is tried again later', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'madsci-shared-'))
     const file = join(dir, 'events.ndjson')
