@@ -1,4 +1,5 @@
 import type { Event } from '../event/model.js'
+import type { InstanceStats } from './instances.js'
 
 /**
  * The store interfaces. A store is a `Sink` (the pipeline writes batches to it) and a `Reader`
@@ -39,6 +40,8 @@ export interface Sink {
   write(batch: readonly PipelineEvent[], signal?: AbortSignal): Promise<WriteResult>
   /** Release connections. `force`: don't wait for requests still running (close after a timeout). */
   close(options?: { force?: boolean }): Promise<void>
+  /** A sink spreading over several servers: each one's health and counts (in `stats().sinks[].instances`). */
+  instances?(): InstanceStats[] | undefined
 }
 
 /** Options of `Reader.getEvents`, as MADSci's `GET /events`. */
