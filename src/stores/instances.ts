@@ -3,8 +3,8 @@ import { LatencyWindow } from '../pipeline/latency.js'
 /**
  * Which of several equivalent servers gets the next request, and which to avoid for a while.
  *
- * - A request goes to a healthy instance with the fewest requests in flight; ties go round-robin,
- *   so batches spread evenly when every instance answers as fast.
+ * - A request goes to a healthy instance with the fewest requests in flight; ties go round-robin
+ *   (from a random first instance), so batches spread evenly when every instance answers as fast.
  * - A failure takes the instance out for a backoff: exponential with full jitter from `baseMs`
  *   to `maxMs`, at least what the server asked for (`Retry-After`). When it ends, the instance
  *   gets one request at a time (a probe) until one succeeds, so a server that is still down costs
@@ -68,6 +68,8 @@ export class InstanceSet {
     this.#maxMs = options.maxMs ?? 30_000
     this.#now = options.now ?? Date.now
     this.#random = options.random ?? Math.random
+    // Many clients started together do not all begin with the first instance.
+    this.#cursor = Math.floor(this.#random() * names.length) % names.length
   }
 
   get size(): number {
