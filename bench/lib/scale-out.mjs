@@ -404,7 +404,11 @@ export async function measureIngest({ HttpStore, parseEvent, urls, seconds = 5, 
   const end = t0 + seconds * 1000
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (Date.now() < end) delivered += (await store.write(batch())).delivered
+      while (Date.now() < end) {
+        // Not `delivered += await ...`: that reads the sum before the await and drops the other writers' counts.
+        const r = await store.write(batch())
+        delivered += r.delivered
+      }
     }),
   )
   const ms = Date.now() - t0
@@ -425,7 +429,10 @@ export async function measureRawInsert({ mongoUrl, database, seconds = 5, concur
     const end = t0 + seconds * 1000
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
-        while (Date.now() < end) inserted += (await col.insertMany(Array.from({ length: batchSize }, doc), { ordered: false })).insertedCount
+        while (Date.now() < end) {
+          const r = await col.insertMany(Array.from({ length: batchSize }, doc), { ordered: false })
+          inserted += r.insertedCount
+        }
       }),
     )
     const ms = Date.now() - t0
