@@ -476,7 +476,7 @@ async function helloAndBuildInfo(port, timeoutMs) {
  * @param {Promise<T>} promise
  * @returns {Promise<T>}
  */
-async function held(promise) {
+export async function held(promise) {
   const keepAlive = setInterval(() => {}, 1 << 30)
   try {
     return await promise

@@ -38,10 +38,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort, held } from './ferretdb.mjs'
 
 const OUTPUT_LINES = 40
 /** The kernel's clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
@@ -106,17 +106,6 @@ function readdirSafe(dir) {
   } catch {
     return []
   }
-}
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address())
-      s.close(() => resolvePort(port))
-    })
-  })
 }
 
 /**
@@ -376,16 +365,6 @@ export function processCpuSeconds(pid) {
     return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS
   } catch {
     return 0
-  }
-}
-
-/** Await while keeping the event loop alive (the children are unref'd). */
-async function held(promise) {
-  const keepAlive = setInterval(() => {}, 1 << 30)
-  try {
-    return await promise
-  } finally {
-    clearInterval(keepAlive)
   }
 }
 
