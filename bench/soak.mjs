@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The reliability soak (issue 9): long fault runs that do not belong in the test suite.
 //
-//   npm run soak -- [--only db,kill,burst] [--events 100000] [--db-kills 5] [--rounds 50]
+//   npm run soak -- [--only db,kill,burst,scale] [--events 100000] [--db-kills 5] [--rounds 50]
 //                   [--burst-ms 5000,15000] [--fsync interval|always|never] [--json bench/results/soak.json]
+//                   [--scale-seconds 30] [--scale-rate 300] [--throughput-seconds 6]
 //   npm run soak -- --render [--json F]     (the table of an earlier run, measuring nothing)
 //
 // (a) db:    FerretDB SIGKILLed and restarted --db-kills times while --events events stream in through
@@ -13,10 +14,18 @@
 // (c) burst: a logger → MongoStore at its measured steady rate, then 10× that rate for each of --burst-ms
 //            (two lengths show whether memory follows the burst),
 //            with drop-oldest and with spool: memory bounded, the policy respected, drops counted.
+// (d) scale: 3 serve instances over 2 FerretDB front ends on one PostgreSQL (bench/lib/scale-out.mjs):
+//            3 loggers given the three URLs at --scale-rate events/s each for --scale-seconds, the Python
+//            EventClient on two single instances, an SSE and a WebSocket client per instance; a serve
+//            instance and a front end SIGKILLed and restarted; every event counted by id in the store
+//            and per live client. Then ingest throughput through 1 and through 3 instances on the same
+//            store, with the store's raw insertMany rate as the ceiling (--throughput-seconds each, twice).
+//
+// Running only some cases keeps the other cases' figures of the earlier JSON.
 //
 // Builds the package into bench/.build first (as `npm run bench` does) and uses a private FerretDB
 // (or MONGODB_URL). Prints a table and writes the figures to bench/results/soak.json.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -28,11 +37,18 @@ import { loadCore } from './lib/load.mjs'
 import { describeMachine, machineInfo } from './lib/machine.mjs'
 import { startReceiver } from './soak/receiver.mjs'
 import { ensureFerretDB, startFerretDB } from '../scripts/lib/ferretdb.mjs'
+import { startCluster } from '../scripts/lib/cluster.mjs'
+import { ensurePythonPeer, runPythonClient } from '../scripts/lib/python-peer.mjs'
+import { buildFile } from './lib/load.mjs'
+import { measureIngest, measureRawInsert, runScaleOut } from './lib/scale-out.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'db,kill,burst' },
+    only: { type: 'string', default: 'db,kill,burst,scale' },
+    'scale-seconds': { type: 'string', default: '30' },
+    'scale-rate': { type: 'string', default: '300' },
+    'throughput-seconds': { type: 'string', default: '6' },
     events: { type: 'string', default: '100000' },
     'db-kills': { type: 'string', default: '5' },
     rounds: { type: 'string', default: '50' },
@@ -50,15 +66,27 @@ const mb = (x) => Math.round(x * 10) / 10
 
 const started = Date.now()
 let createEventLogger
+let core
 let binary
 let results
 if (args.render) results = JSON.parse(readFileSync(args.json, 'utf8'))
 else {
   log('building the package into bench/.build ...')
   await buildForBench()
-  ;({ createEventLogger } = await loadCore())
+  core = await loadCore()
+  ;({ createEventLogger } = core)
   binary = await ensureFerretDB({ quiet: true })
-  results = { machine: machineInfo(), startedAt: new Date().toISOString(), options: args, db: undefined, kill: undefined, burst: undefined }
+  results = { machine: machineInfo(), startedAt: new Date().toISOString(), options: args, db: undefined, kill: undefined, burst: undefined, scale: undefined }
+  // Cases not run now keep their figures from the earlier JSON (each has its own machine and time there).
+  if (existsSync(args.json)) {
+    const earlier = JSON.parse(readFileSync(args.json, 'utf8'))
+    for (const k of ['db', 'kill', 'burst', 'scale']) {
+      if (only.has(k) || !earlier[k]) continue
+      // (burst is a list of runs: kept as it is; the run's machine stays in `earlierMachine`.)
+      results[k] = Array.isArray(earlier[k]) ? earlier[k] : { ...earlier[k], machine: earlier[k].machine ?? earlier.machine, startedAt: earlier[k].startedAt ?? earlier.startedAt }
+      results.earlierMachine ??= earlier.earlierMachine ?? earlier.machine
+    }
+  }
 }
 const machine = results.machine
 
@@ -311,7 +339,55 @@ if (!args.render && only.has('kill')) {
   results.kill = await soakKill()
 }
 if (!args.render && only.has('burst')) results.burst = await soakBurst()
+if (!args.render && only.has('scale')) {
+  log(`(d) scale-out: 3 serve instances, 2 FerretDB front ends, PostgreSQL; ${args['scale-seconds']} s ...`)
+  results.scale = await soakScale()
+}
 if (!args.render) results.durationS = Math.round((Date.now() - started) / 1000)
+
+// ---------------------------------------------------------------------------------------- (d)
+async function soakScale() {
+  const seconds = Number(args['scale-seconds'])
+  const tput = Number(args['throughput-seconds'])
+  const peer = await ensurePythonPeer({ log: (m) => log(`(d) ${m}`) })
+  const settings = { live_poll_interval_ms: 250 }
+  const cluster = await startCluster({ serverModule: buildFile('server.js'), binary, settings, log: (m) => log(`(d) ${m}`) })
+  try {
+    const run = await runScaleOut({
+      cluster,
+      createEventLogger,
+      python: { python: peer.python, runPythonClient },
+      producers: 3,
+      ratePerProducer: Number(args['scale-rate']),
+      durationMs: seconds * 1000,
+      pythonEvents: Math.max(30, seconds * 5),
+      downMs: 2000,
+      log: (m) => log(`(d) ${m}`),
+    })
+    log('(d) throughput: the store\'s raw insert rate, then ingest through 1 and through 3 instances ...')
+    // The ceiling: the driver's insertMany through one front end (500 documents, 6 at once), as the ingest runs below send.
+    const raw = await measureRawInsert({ mongoUrl: cluster.frontEnds[0].url, database: cluster.database, seconds: tput })
+    // Alternated, twice each (the collection grows as they run); the better of the two is reported, both are kept.
+    const ingest = (urls) => measureIngest({ HttpStore: core.HttpStore, parseEvent: core.parseEvent, urls, seconds: tput })
+    const runs = { one: [], three: [] }
+    for (let k = 0; k < 2; k++) {
+      runs.one.push(await ingest([cluster.urls[0]]))
+      runs.three.push(await ingest(cluster.urls))
+    }
+    const mid = (list) => Math.max(...list.map((r) => r.perSecond))
+    const one = { perSecond: mid(runs.one), runs: runs.one }
+    const three = { perSecond: mid(runs.three), runs: runs.three }
+    return {
+      what: `3 serve instances over 2 FerretDB front ends on one PostgreSQL 15; 3 loggers × ${args['scale-rate']}/s given the three URLs for ${seconds} s, the Python EventClient on 2 single instances, SSE + WebSocket clients on each instance (poll every ${settings.live_poll_interval_ms} ms); serve instance 0 and front end 1 SIGKILLed and restarted`,
+      machine: machineInfo(),
+      startedAt: new Date().toISOString(),
+      ...run,
+      throughput: { rawInsert: raw, oneInstance: one, threeInstances: three, ratio3to1: Math.round((three.perSecond / one.perSecond) * 100) / 100 },
+    }
+  } finally {
+    await cluster.stop()
+  }
+}
 
 // ---------------------------------------------------------------------------------------- report
 const rows = []
@@ -338,6 +414,23 @@ for (const b of results.burst ?? []) {
     dropped,
     ok ? 'met' : 'NOT MET',
     `steady ${b.steadyRate}/s, burst target ${b.burstRate}/s for ${b.burstMs} ms (achieved ${Math.round(b.burstEvents / (b.burstMs / 1000))}/s, ${b.burstEvents} events); delivered ${b.end.delivered} (with ${b.dropReports} drop reports); queue max ${b.maxDepth}/${b.maxQueue}; RSS ${mb(b.rssSteadyMB)} → peak ${mb(b.peakRssMB)} MB, heap peak ${mb(b.peakHeapMB)} MB; drops: ${drops}`,
+  ])
+}
+if (results.scale) {
+  const s = results.scale
+  const resumed = s.live.filter((c) => c.resumes > 0)
+  const steady = s.live.filter((c) => c.resumes === 0)
+  const liveOk = s.live.every((c) => c.missing === 0 && c.unexpected === 0 && c.duplicates <= c.beforeResumePoint) && steady.every((c) => c.duplicates === 0 && c.outOfOrder === 0)
+  const ok = s.store.lost === 0 && s.store.duplicatedByContent === 0 && s.store.notSent === 0 && liveOk
+  const t = s.throughput
+  rows.push([
+    '(d) scale-out: 3 serve over 2 FerretDB on PostgreSQL, a serve instance and a front end SIGKILLed',
+    s.store.sent,
+    s.store.stored,
+    s.store.duplicatedByContent,
+    `${s.dropped} dropped, ${s.store.lost} lost`,
+    ok ? 'met' : 'NOT MET',
+    `${s.live.length} live clients: ${steady.length} that stayed up got every event once, in order (${steady.map((c) => c.outOfOrder).reduce((a, b) => a + b, 0)} out of order); ${resumed.length} resumed after the kill (${resumed.map((c) => `${c.client}: ${c.resumes} reconnects, ${c.missing} missing, ${c.duplicates} repeated`).join('; ')}); per instance ${s.perInstance.map((i) => `${i.events} events/${i.failures} failed requests`).join(', ')}; ingest ${t.oneInstance.perSecond}/s through 1 instance, ${t.threeInstances.perSecond}/s through 3 (×${t.ratio3to1}), store's raw insertMany ${t.rawInsert.perSecond}/s`,
   ])
 }
 const header = ['soak', 'sent', 'stored', 'duplicated', 'dropped/lost', 'goal', 'details']

@@ -15,8 +15,8 @@ import type { SpoolConfig } from '../src/pipeline/pipeline.js'
 export interface MadsciTransportOptions {
   /** MongoDB sink: a URL or `{ url, database, collection, writeConcern, clientOptions }`. */
   mongodb?: string | { url: string; database?: string; collection?: string; writeConcern?: Record<string, unknown>; clientOptions?: Record<string, unknown>; createIndexes?: boolean; initSchemaVersion?: boolean }
-  /** Event Manager sink (HTTP): a URL or `{ url, mode, concurrency, timeoutMs, token, headers }`. */
-  eventManager?: string | { url: string; mode?: 'auto' | 'batch' | 'single'; concurrency?: number; timeoutMs?: number; token?: string; headers?: Record<string, string>; connections?: number }
+  /** Event Manager sink (HTTP): a URL, several (array or comma-separated: spread with failover), or `{ url, mode, concurrency, timeoutMs, token, headers }`. */
+  eventManager?: string | string[] | { url: string | string[]; mode?: 'auto' | 'batch' | 'single'; concurrency?: number; timeoutMs?: number; token?: string; headers?: Record<string, string>; connections?: number }
   /** NDJSON file sink: `true`, a path, or `{ path, maxBytes, maxFiles }`. */
   file?: boolean | string | { path?: string; maxBytes?: number; maxFiles?: number }
   /** On-disk spool for the network sinks: a directory, options, or `false`. */
@@ -73,7 +73,7 @@ export const TRANSPORT_DEFAULTS = Object.freeze({
 /** Above this, pino kills the worker before the transport's close could finish. */
 export const MAX_CLOSE_TIMEOUT_MS = 9000
 
-type Shape = 'string' | 'number' | 'boolean' | 'object' | 'level' | 'ownership'
+type Shape = 'string' | 'strings' | 'number' | 'boolean' | 'object' | 'level' | 'ownership'
 
 interface Spec {
   /** Accepted types at the top of the option. */
@@ -96,10 +96,10 @@ const SPECS: Record<keyof MadsciTransportOptions, Spec> = {
     accepts: 'a MongoDB URL (mongodb://host:port) or { url, database, collection, writeConcern, clientOptions }',
   },
   eventManager: {
-    types: ['string', 'object'],
-    keys: { url: 'string', mode: 'string', concurrency: 'number', timeoutMs: 'number', token: 'string', headers: 'object', connections: 'number' },
+    types: ['string', 'array', 'object'],
+    keys: { url: ['string', 'strings'], mode: 'string', concurrency: 'number', timeoutMs: 'number', token: 'string', headers: 'object', connections: 'number' },
     required: 'url',
-    accepts: 'an Event Manager URL (http://host:8001) or { url, mode, concurrency, timeoutMs, token, headers }',
+    accepts: 'an Event Manager URL (http://host:8001), several (an array, or comma-separated), or { url, mode, concurrency, timeoutMs, token, headers }',
   },
   file: {
     types: ['boolean', 'string', 'object'],
@@ -144,9 +144,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function checkShape(option: string, value: unknown, shape: Shape | Shape[]): void {
   const shapes = Array.isArray(shape) ? shape : [shape]
   for (const s of shapes) {
+    if (s === 'strings' && Array.isArray(value) && value.every((v) => typeof v === 'string')) return
     if (s === 'object' ? isPlainObject(value) : s === 'number' ? typeof value === 'number' && Number.isFinite(value) : typeof value === s) return
   }
-  throw new ConfigError(option, `${JSON.stringify(value) ?? typeOf(value)} is not a ${shapes.join(' or ')}`)
+  throw new ConfigError(option, `${JSON.stringify(value) ?? typeOf(value)} is not a ${shapes.map((s) => (s === 'strings' ? 'list of strings' : s)).join(' or ')}`)
 }
 
 /**
@@ -176,7 +177,8 @@ export function validateTransportOptions(options: unknown): MadsciTransportOptio
         if (!shape) throw new ConfigError(`${key}.${k}`, `unknown option; ${key} accepts ${spec.accepts}`)
         if (v !== undefined) checkShape(`${key}.${k}`, v, shape)
       }
-      if (spec.required && typeof value[spec.required] !== 'string') throw new ConfigError(`${key}.${spec.required}`, `is required; ${key} accepts ${spec.accepts}`)
+      // Its type was checked with the other keys.
+      if (spec.required && value[spec.required] === undefined) throw new ConfigError(`${key}.${spec.required}`, `is required; ${key} accepts ${spec.accepts}`)
     }
     out[key] = value
   }
@@ -193,6 +195,7 @@ export function validateTransportOptions(options: unknown): MadsciTransportOptio
       if (!isPlainObject(a) || typeof a.module !== 'string') throw new ConfigError(`analyzers[${i}]`, `${JSON.stringify(a)}; use ${SPECS.analyzers.accepts}`)
     })
   }
+  if (Array.isArray(o.eventManager) && !o.eventManager.every((u) => typeof u === 'string')) throw new ConfigError('eventManager', `${JSON.stringify(o.eventManager)}; use ${SPECS.eventManager.accepts}`)
   if (isPlainObject(o.eventManager) && o.eventManager.headers) {
     for (const [h, v] of Object.entries(o.eventManager.headers)) if (typeof v !== 'string') throw new ConfigError(`eventManager.headers.${h}`, 'header values must be strings')
   }

@@ -13,9 +13,18 @@ import { validationError } from './http.js'
  *
  * - Events this instance ingests arrive from the pipeline's bus at once.
  * - Events other instances ingest into the same MongoDB arrive through a change stream, or, where
- *   the server has none (FerretDB v1), by polling `_id` order with a 5 s look-back (ids from other
+ *   the server has none (FerretDB v1), by polling `_id` order with a look-back (5 s, or the ingest
+ *   timeout + 2 s: what a client stores elsewhere after it gave up on an instance is that late; ids from other
  *   clocks may arrive slightly out of order); duplicates are dropped by id. Polls are skipped while
  *   no client listens; a resume from an id buffered before the last skipped poll also reads the store.
+ * - Polling a store other writers share (a poll found events this instance did not ingest; from
+ *   then on for the instance's life), the store is the only source while clients listen: every
+ *   instance sends what its polls read, in rounds (one per poll) in id order, its own ingest
+ *   included once stored. Sending its own events at once put them ahead of events their producers
+ *   had stored earlier through another instance, so each instance had its own order, and a client
+ *   resuming elsewhere by last id got events twice or missed some. Events created less than
+ *   `orderWindowMs` before a poll wait for the next round, so events that reach the store within
+ *   that time go out in the same (id) order everywhere.
  * - The last `capacity` events are kept in arrival order: a client reconnecting with
  *   `Last-Event-ID` gets everything after that id from memory, exactly, even if ids arrived out of
  *   order. An id older than the buffer is resumed from the store by id order instead.
@@ -81,15 +90,25 @@ export type LiveReplay = (event: Event) => boolean | Promise<boolean>
 interface Subscriber {
   filter: LiveFilter
   send: LiveSend
+  /** Resumed after this id: also gets history a catch-up poll finds after it (its replay may have been read before that history was stored). */
+  after?: string
 }
 
 export interface LiveHubOptions {
   capacity: number
   pollIntervalMs: number
+  /** Shared store, polling: events created less than this before a poll wait for the next round (see above). Default 0. */
+  orderWindowMs?: number
+  /**
+   * How far before the newest id seen a poll reads again (default 5 s). An event stored later
+   * than that after newer ones (its producer failed over after a timeout) is not seen by polls.
+   */
+  lookbackMs?: number
   onWarning?: WarningListener
   onError?: (err: Error) => void
 }
 
+/** Default look-back of a poll: events whose ids are up to this much older than the newest seen are still found. */
 const LOOKBACK_MS = 5000
 /** How long a published id is remembered when a change stream (not a poll) feeds the hub. */
 const ECHO_WINDOW_MS = 60_000
@@ -118,10 +137,21 @@ export class LiveHub {
   #closed = false
   #published = 0
   #polls = 0
+  /** A poll found events this instance did not ingest: other writers share the store, events go out in rounds. */
+  #shared = false
+  #startedAt = 0
+  /** Events a poll read, waiting for their round (shared store), with when they were read. */
+  #staged = new Map<string, { event: Event; readAt: number }>()
+  /** When each buffered event was read from the store, or published, for resuming (see subscribe). */
+  #arrived = new Map<string, number>()
 
   constructor(reader: Reader, options: LiveHubOptions) {
     this.#reader = reader
     this.#opts = options
+  }
+
+  get #lookback(): number {
+    return this.#opts.lookbackMs ?? LOOKBACK_MS
   }
 
   get subscribers(): number {
@@ -139,8 +169,9 @@ export class LiveHub {
 
   /** Start watching the store for events other instances write. */
   async start(): Promise<void> {
+    this.#startedAt = Date.now()
     // Everything already stored is history, not live.
-    this.#pollAfter = ulidLowerBound(Date.now() - LOOKBACK_MS)
+    this.#pollAfter = ulidLowerBound(Date.now() - this.#lookback)
     if (this.#reader instanceof MongoStore) {
       try {
         await this.#reader.open()
@@ -187,26 +218,37 @@ export class LiveHub {
       // whole look-back, which under load costs the database more than the inserts do). Move the
       // lower bound on instead; what other instances store meanwhile is history, and a client
       // resuming from an id buffered before now is also resumed from the store, by id.
-      const bound = ulidLowerBound(Date.now() - LOOKBACK_MS)
+      const bound = ulidLowerBound(Date.now() - this.#lookback)
       if (!this.#pollAfter || bound > this.#pollAfter) this.#pollAfter = bound
       this.#ringCompleteFrom = this.#seq + 1
+      this.#release(Number.POSITIVE_INFINITY)
       return
     }
     const catchUpBefore = this.#catchUpBefore
+    const readStart = Date.now()
+    let resultsAt: number | undefined
     try {
       let latest: string | undefined
       for await (const e of this.#reader.streamEvents({ afterId: this.#pollAfter, orderBy: 'event_id', batchSize: 1000 })) {
         if (this.#closed) return
-        this.publish(e, catchUpBefore !== undefined && e.event_id < catchUpBefore)
         if (!latest || e.event_id > latest) latest = e.event_id
+        if (this.#known(e.event_id)) continue
+        // Not ingested here: another writer shares the store (or this one's previous life did, just
+        // before a restart: then its own events until the first foreign one would go out of order).
+        this.#shared = true
+        const history = catchUpBefore !== undefined && e.event_id < catchUpBefore
+        if (history) this.#emit(e, true)
+        // Read after the database took its snapshot, so after the event was stored (see subscribe).
+        else this.#staged.set(e.event_id, { event: e, readAt: (resultsAt ??= Date.now()) })
       }
+      this.#release(readStart)
       const top = latest && (!this.#maxSeenId || latest > this.#maxSeenId) ? latest : this.#maxSeenId
       if (top) {
         const t = ulidTime(top)
         if (t !== undefined) {
           // Ids are chosen by clients: one dated in the future (7ZZZ… is year 10889) must not move
           // the bound past every id made from now on, or the polls would skip them all.
-          const bound = ulidLowerBound(Math.min(t, Date.now()) - LOOKBACK_MS)
+          const bound = ulidLowerBound(Math.min(t, Date.now()) - this.#lookback)
           if (!this.#pollAfter || bound > this.#pollAfter) this.#pollAfter = bound
         }
       }
@@ -218,12 +260,34 @@ export class LiveHub {
     this.#polls++
   }
 
+  #known(id: string): boolean {
+    return this.#ringIds.has(id) || this.#recent.has(id) || this.#staged.has(id)
+  }
+
+  /** Send, in id order, the staged events created more than the order window before `readStart` (Infinity: all). */
+  #release(readStart: number): void {
+    if (this.#staged.size === 0) return
+    const bound = Number.isFinite(readStart) ? ulidLowerBound(readStart - (this.#opts.orderWindowMs ?? 0)) : undefined
+    const ready = [...this.#staged.keys()].filter((id) => bound === undefined || id < bound).sort()
+    for (const id of ready) {
+      const s = this.#staged.get(id) as { event: Event; readAt: number }
+      this.#staged.delete(id)
+      this.#emit(s.event, false, s.readAt)
+    }
+  }
+
   /**
    * A new event (ingested here, or seen in the store): buffer it and send it to matching
-   * subscribers (unless `silent`: history found by a catch-up poll, only buffered).
+   * subscribers (unless `silent`: history found by a catch-up poll, only buffered). On a shared
+   * store, while clients listen, an event ingested here is left to the polls (see above).
    */
   publish(event: Event, silent = false): void {
-    if (this.#ringIds.has(event.event_id) || this.#recent.has(event.event_id)) return
+    if (this.#known(event.event_id)) return
+    if (!silent && this.#shared && this.#subs.size > 0 && this.#changeStream === undefined) return
+    this.#emit(event, silent)
+  }
+
+  #emit(event: Event, silent: boolean, arrivedAt?: number): void {
     const now = Date.now()
     this.#recent.set(event.event_id, now)
     this.#forget(now)
@@ -231,12 +295,17 @@ export class LiveHub {
     const seq = ++this.#seq
     this.#ring.push(event)
     this.#ringIds.set(event.event_id, seq)
+    this.#arrived.set(event.event_id, arrivedAt ?? now)
     if (!this.#maxSeenId || event.event_id > this.#maxSeenId) this.#maxSeenId = event.event_id
     if (this.#ring.length > this.#opts.capacity) {
       const old = this.#ring.shift() as Event
       this.#ringIds.delete(old.event_id)
+      this.#arrived.delete(old.event_id)
     }
-    if (silent) return
+    if (silent) {
+      for (const s of this.#subs) if (s.after !== undefined && event.event_id > s.after && matches(s.filter, event)) s.send(event)
+      return
+    }
     for (const s of this.#subs) {
       if (matches(s.filter, event)) s.send(event)
     }
@@ -262,7 +331,7 @@ export class LiveHub {
   #forget(now: number): void {
     for (const [id, at] of this.#recent) {
       const polling = this.#timer !== undefined && this.#pollAfter !== undefined
-      const gone = polling ? id <= (this.#pollAfter as string) && at < now - LOOKBACK_MS : at < now - ECHO_WINDOW_MS
+      const gone = polling ? id <= (this.#pollAfter as string) && at < now - this.#lookback : at < now - ECHO_WINDOW_MS
       if (!gone && this.#recent.size <= MAX_REMEMBERED) break
       this.#recent.delete(id)
     }
@@ -291,8 +360,10 @@ export class LiveHub {
       // Bounded: a client whose catch-up falls this far behind the live events is disconnected; it
       // resumes from its last id when it reconnects.
       let overflow = false
+      sub.after = lastEventId
       const collect: Subscriber = {
         filter,
+        after: lastEventId,
         send: (e) => {
           if (pending.length >= this.#opts.capacity) overflow = true
           else pending.push(e)
@@ -306,10 +377,21 @@ export class LiveHub {
         open = await put(e)
       }
       try {
-        const fromStore = async (): Promise<void> => {
-          for await (const e of this.#reader.streamEvents({ afterId: lastEventId, orderBy: 'event_id' })) {
+        // From the store, by id, after that id. When polling, events newer than the order window that
+        // have not gone out yet are left to the rounds (sent now, they could come before older ones
+        // still on their way). `lookBack`: also those of the look-back before that id, for a client
+        // this instance cannot have served (it resumes from another instance, or from before a
+        // restart): one that reached the store late may have been due after that id there. Sending
+        // one the client has is a duplicate its id check drops; skipping one it has not is a gap.
+        const fromStore = async (lookBack: boolean): Promise<void> => {
+          const from = lookBack ? ulidLowerBound((ulidTime(lastEventId) ?? 0) - this.#lookback) : lastEventId
+          // What a catch-up poll finds from that far back is not history to this client either.
+          if (from < lastEventId) collect.after = sub.after = from
+          const upTo = this.#timer !== undefined ? ulidLowerBound(Date.now() - (this.#opts.orderWindowMs ?? 0)) : undefined
+          for await (const e of this.#reader.streamEvents({ afterId: from < lastEventId ? from : lastEventId, orderBy: 'event_id' })) {
             if (!open) break
-            if (matches(filter, e)) await give(e)
+            if (upTo !== undefined && e.event_id >= upTo && !this.#ringIds.has(e.event_id) && !this.#recent.has(e.event_id)) continue
+            if (e.event_id !== lastEventId && matches(filter, e)) await give(e)
           }
         }
         const seq = this.#ringIds.get(lastEventId)
@@ -319,16 +401,21 @@ export class LiveHub {
           const oldest = ring.length ? (this.#ringIds.get(ring[0].event_id) as number) : this.#seq + 1
           const at = seq - oldest
           // Buffered before that id but newer by id: a client resuming here after another instance (or
-          // after a restart whose first poll re-read recent events) has not seen these. Sending one it
-          // has seen is a duplicate its id check drops; skipping one it has not is a gap.
-          for (let i = 0; i < at && open; i++) if (ring[i].event_id > lastEventId && matches(filter, ring[i])) await give(ring[i])
+          // after a restart whose first poll re-read recent events) has not seen these. Nor perhaps
+          // older ones stored more than the order window after that id was made (a batch retried
+          // after a failure): another instance may have sent that id in a round before they were
+          // stored, and them after it; they were read here after that moment. Sending one it has
+          // seen is a duplicate its id check drops; skipping one it has not is a gap.
+          const lateAfter = (ulidTime(lastEventId) ?? 0) + (this.#opts.orderWindowMs ?? 0)
+          const unseen = (e: Event): boolean => e.event_id > lastEventId || (this.#arrived.get(e.event_id) ?? 0) >= lateAfter
+          for (let i = 0; i < at && open; i++) if (unseen(ring[i]) && matches(filter, ring[i])) await give(ring[i])
           for (let i = at + 1; i < ring.length && open; i++) if (matches(filter, ring[i])) await give(ring[i])
           // Polls were skipped since that id was buffered: what other instances stored meanwhile is
           // not in the buffer; the store has it (what the buffer gave already is not sent again).
-          if (seq < this.#ringCompleteFrom) await fromStore()
+          if (seq < this.#ringCompleteFrom) await fromStore(false)
         } else {
-          // Older than the buffer (or from before a restart): catch up from the store by id.
-          await fromStore()
+          // Older than the buffer (or from before a restart): catch up from the store.
+          await fromStore(this.#shared || (ulidTime(lastEventId) ?? 0) < this.#startedAt + this.#lookback)
         }
         // What arrived during the replay; more may arrive while these are written.
         while (open && !overflow && pending.length) await give(pending.shift() as Event)
@@ -365,5 +452,7 @@ export class LiveHub {
     // Let a poll under way stop at its next event before the store closes under it.
     await this.#polling
     this.#subs.clear()
+    this.#staged.clear()
+    this.#arrived.clear()
   }
 }

@@ -131,6 +131,10 @@ export class MadsciServer {
     const live = new LiveHub(this.store, {
       capacity: s.live_buffer_events,
       pollIntervalMs: s.live_poll_interval_ms,
+      orderWindowMs: s.live_order_window_ms,
+      // A client fails over once an instance has held its request this long; what it then stores
+      // elsewhere is that late, and a poll must still find it.
+      lookbackMs: Math.max(5000, s.ingest_timeout_ms + 2000),
       onWarning,
       onError: (err) => this.#onError(err, 'live stream'),
     })

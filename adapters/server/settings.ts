@@ -80,6 +80,11 @@ export interface ServerSettings {
   live_poll_interval_ms: number
   /** Events kept in memory for live-stream resume. 10 000. */
   live_buffer_events: number
+  /**
+   * Polling a database other instances write to: events created less than this before a poll wait
+   * for the next one, so every instance sends them in the same (id) order. 500 ms.
+   */
+  live_order_window_ms: number
 }
 
 /** Keys shown by `GET /settings` whose values are secrets. */
@@ -160,6 +165,7 @@ export const SETTINGS_FIELDS: readonly SettingField[] = [
   f('ingest_timeout_ms', 'EVENT_INGEST_TIMEOUT_MS', 'Ingest Timeout', 'How long POST /event waits for the database before answering 503 (the event stays queued and is stored later).', int(0), false),
   f('live_poll_interval_ms', 'EVENT_LIVE_POLL_INTERVAL_MS', 'Live Poll Interval', 'Poll interval for events other instances write, when the database has no change streams.', int(50), false),
   f('live_buffer_events', 'EVENT_LIVE_BUFFER_EVENTS', 'Live Buffer Events', 'Events kept in memory to resume live streams (older ids resume from the database).', int(100), false),
+  f('live_order_window_ms', 'EVENT_LIVE_ORDER_WINDOW_MS', 'Live Order Window', 'Polling a database other instances share: events younger than this wait for the next poll, so every instance sends them in the same order.', int(0), false),
 ]
 
 function num(env: NodeJS.ProcessEnv, name: string, min: number, fallback: number): number {
@@ -304,6 +310,7 @@ export function defaultSettings(madsciDir = resolveMadsciDir()): ServerSettings 
     ingest_timeout_ms: 5000,
     live_poll_interval_ms: 500,
     live_buffer_events: 10_000,
+    live_order_window_ms: 500,
   }
 }
 
@@ -377,6 +384,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerSet
   s.ingest_timeout_ms = intEnv(env, 'EVENT_INGEST_TIMEOUT_MS', 0, d.ingest_timeout_ms)
   s.live_poll_interval_ms = intEnv(env, 'EVENT_LIVE_POLL_INTERVAL_MS', 50, d.live_poll_interval_ms)
   s.live_buffer_events = intEnv(env, 'EVENT_LIVE_BUFFER_EVENTS', 100, d.live_buffer_events)
+  s.live_order_window_ms = intEnv(env, 'EVENT_LIVE_ORDER_WINDOW_MS', 0, d.live_order_window_ms)
   for (const field of SETTINGS_FIELDS) if (envValue(env, field.env[0]) !== undefined) checkDuration(field.env[0], field.key, s[field.key])
   return s
 }

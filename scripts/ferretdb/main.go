@@ -1,5 +1,5 @@
-// Command ferretdb-embedded runs FerretDB v1 (the MongoDB wire protocol on SQLite) for the
-// madsci-events test suite.
+// Command ferretdb-embedded runs FerretDB v1 (the MongoDB wire protocol on SQLite or PostgreSQL)
+// for the madsci-events test suite.
 //
 // It embeds github.com/FerretDB/FerretDB/ferretdb instead of building FerretDB's own command:
 // that command's version check panics when it is built from the module cache, because module
@@ -10,13 +10,18 @@
 // Usage:
 //
 //	ferretdb-embedded -listen-addr 127.0.0.1:27017 -sqlite-dir ./data [-log-level warn] [-cleanup-if-orphaned]
+//	ferretdb-embedded -listen-addr 127.0.0.1:27018 -postgresql-url postgres://user@127.0.0.1:5432/db [-log-level warn]
 //	ferretdb-embedded -version
 //
 // Port 0 picks a free port. Once the listener is bound it prints exactly one line on stdout,
 //
 //	ferretdb listening on 127.0.0.1:PORT
 //
-// and serves until SIGTERM or SIGINT, then closes connections and the SQLite databases and exits 0.
+// and serves until SIGTERM or SIGINT, then closes connections and its backend and exits 0.
+//
+// With -postgresql-url, FerretDB's postgresql handler stores every MongoDB database as a schema of
+// that PostgreSQL database; several of these processes on one PostgreSQL database are independent
+// front ends of one shared store (see NOTES.md for what FerretDB v1 caches per front end).
 // It also stops when its parent process goes away (it is re-parented), so a test runner that
 // is killed does not leave it running. With -cleanup-if-orphaned it removes -sqlite-dir when it
 // stops and its parent is gone (for temp dirs whose owner died without cleaning up).
@@ -45,7 +50,8 @@ const ferretdbModule = "github.com/FerretDB/FerretDB"
 
 func main() {
 	addr := flag.String("listen-addr", "127.0.0.1:27017", "TCP `host:port` to listen on; keep it on loopback; port 0 picks a free one")
-	dir := flag.String("sqlite-dir", "", "`directory` for the SQLite databases, one file per database (created if missing; required)")
+	dir := flag.String("sqlite-dir", "", "`directory` for the SQLite databases, one file per database (created if missing)")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL connection `URL` (postgres://user@host:port/database): use the postgresql handler instead of SQLite")
 	level := flag.String("log-level", "warn", "log `level`: debug, info, warn or error (logs go to stderr)")
 	orphanCleanup := flag.Bool("cleanup-if-orphaned", false, "remove -sqlite-dir on exit if the parent process is gone by then")
 	showVersion := flag.Bool("version", false, "print the FerretDB module version and exit")
@@ -59,8 +65,16 @@ func main() {
 	if flag.NArg() > 0 {
 		fail(2, "unexpected arguments %q (see -help)", flag.Args())
 	}
-	if *dir == "" {
-		fail(2, "-sqlite-dir is required")
+	if (*dir == "") == (*pgURL == "") {
+		fail(2, "give exactly one of -sqlite-dir and -postgresql-url")
+	}
+	if *pgURL != "" {
+		if u, err := url.Parse(*pgURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			fail(2, "bad -postgresql-url %q: want postgres://user@host:port/database", *pgURL)
+		}
+		if *orphanCleanup {
+			fail(2, "-cleanup-if-orphaned applies to -sqlite-dir only (the PostgreSQL server owns its data)")
+		}
 	}
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -69,12 +83,18 @@ func main() {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		fail(2, "-listen-addr %q is not a loopback address; this test service only listens on loopback", *addr)
 	}
-	abs, err := filepath.Abs(*dir)
-	if err == nil {
-		err = os.MkdirAll(abs, 0o755)
-	}
-	if err != nil {
-		fail(1, "cannot create -sqlite-dir %q: %v", *dir, err)
+	backend := ferretdb.Config{Handler: "postgresql", PostgreSQLURL: *pgURL}
+	abs := ""
+	if *dir != "" {
+		var err error
+		abs, err = filepath.Abs(*dir)
+		if err == nil {
+			err = os.MkdirAll(abs, 0o755)
+		}
+		if err != nil {
+			fail(1, "cannot create -sqlite-dir %q: %v", *dir, err)
+		}
+		backend = ferretdb.Config{Handler: "sqlite", SQLiteURL: "file:" + abs + "/"}
 	}
 
 	var lvl slog.Level
@@ -87,15 +107,13 @@ func main() {
 	// version this binary was really linked with instead.
 	version.Get().Version = moduleVersion
 
-	// New binds the listener (a busy port fails here) and opens the SQLite backend.
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *addr},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-	})
+	// New binds the listener (a busy port fails here) and opens the backend. The PostgreSQL
+	// backend connects lazily: an unreachable server shows at the first command, not here.
+	backend.Listener = ferretdb.ListenerConfig{TCP: *addr}
+	backend.Logger = logger
+	f, err := ferretdb.New(&backend)
 	if err != nil {
-		fail(1, "cannot start on %s with -sqlite-dir %s: %v", *addr, abs, err)
+		fail(1, "cannot start on %s with the %s handler: %v", *addr, backend.Handler, err)
 	}
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -154,7 +172,7 @@ func main() {
 	fmt.Printf("ferretdb listening on %s\n", bound)
 
 	<-done
-	if *orphanCleanup && parent > 1 {
+	if *orphanCleanup && abs != "" && parent > 1 {
 		// Also when a signal stopped us and the parent dies with us (the whole process group got
 		// SIGTERM or SIGINT): give it a moment to go, then nobody is left to remove the directory.
 		for i := 0; i < 10 && !orphaned.Load(); i++ {

@@ -1,5 +1,5 @@
 /**
- * FerretDB v1.24.2 (the MongoDB wire protocol on SQLite) as a local test service, built from Go
+ * FerretDB v1.24.2 (the MongoDB wire protocol on SQLite or PostgreSQL) as a local test service, built from Go
  * modules by our small embedding program in scripts/ferretdb (see scripts/ferretdb/NOTES.md for
  * what it does and refuses). Plain ESM, no build step; Node 20 builtins plus the `mongodb` driver
  * (a dependency of this package) for the readiness check.
@@ -14,10 +14,14 @@
  *     to stderr (`quiet: true` keeps it back unless the build fails). Throws FerretDBError
  *     (with `.command` and `.output`, the stderr tail) when Go is missing or the build fails.
  *
- *   await startFerretDB({ binary?, port?, dataDir?, timeoutMs = 30000, logLevel = 'warn', cacheDir?, echo = false }) → FerretDBServer
+ *   await startFerretDB({ binary?, port?, dataDir?, postgresqlUrl?, timeoutMs = 30000, logLevel = 'warn', cacheDir?, echo = false }) → FerretDBServer
  *     Spawns the binary on 127.0.0.1 (a free port when `port` is not given), with SQLite files in
  *     `dataDir` (default: its own mkdtemp directory, removed by stop()), waits for its readiness line
  *     and a real MongoDB `hello` + `buildInfo` over the wire, and resolves with a FerretDBServer.
+ *     With `postgresqlUrl` (see scripts/lib/postgres.mjs) it uses FerretDB's PostgreSQL backend
+ *     instead of SQLite, and has no data directory: several front ends on one PostgreSQL database
+ *     share one store (create a database's collections and indexes before a second front end first
+ *     reads them: FerretDB v1 caches the catalogue per process, see scripts/ferretdb/NOTES.md).
  *     Without `binary` it calls ensureFerretDB({ cacheDir }). The process output is kept (the last
  *     40 lines, see output()) and, with `echo: true`, also copied to our stderr. Throws FerretDBError
  *     naming what failed (exit at start, busy port, timeout, hello failure) with that output's tail.
@@ -25,7 +29,8 @@
  *   FerretDBServer
  *     url            'mongodb://127.0.0.1:PORT/'
  *     port           number (stays the same across restart())
- *     dataDir        the SQLite directory (one <database>.sqlite file per database)
+ *     dataDir        the SQLite directory (one <database>.sqlite file per database); undefined on PostgreSQL
+ *     backend        'sqlite' or 'postgresql'
  *     version        FerretDB version reported by buildInfo.ferretdbVersion, e.g. '1.24.2'
  *     mongodbVersion MongoDB version it claims in buildInfo.version, e.g. '7.0.42'
  *     pid            current process id (changes after restart())
@@ -195,7 +200,8 @@ function installExitHook() {
  * @typedef {object} FerretDBServer
  * @property {string} url 'mongodb://127.0.0.1:PORT/'
  * @property {number} port
- * @property {string} dataDir
+ * @property {string | undefined} dataDir
+ * @property {'sqlite' | 'postgresql'} backend
  * @property {string} version FerretDB version from buildInfo.ferretdbVersion, e.g. '1.24.2'
  * @property {string} mongodbVersion MongoDB version from buildInfo.version, e.g. '7.0.42'
  * @property {number} pid
@@ -208,16 +214,19 @@ function installExitHook() {
 
 /**
  * Start FerretDB on loopback (see the module doc).
- * @param {{ binary?: string, port?: number, dataDir?: string, timeoutMs?: number, logLevel?: 'debug' | 'info' | 'warn' | 'error', cacheDir?: string, echo?: boolean }} [options]
+ * @param {{ binary?: string, port?: number, dataDir?: string, postgresqlUrl?: string, timeoutMs?: number, logLevel?: 'debug' | 'info' | 'warn' | 'error', cacheDir?: string, echo?: boolean }} [options]
  * @returns {Promise<FerretDBServer>}
  */
-export async function startFerretDB({ binary, port, dataDir, timeoutMs = 30_000, logLevel = 'warn', cacheDir, echo = false } = {}) {
+export async function startFerretDB({ binary, port, dataDir, postgresqlUrl, timeoutMs = 30_000, logLevel = 'warn', cacheDir, echo = false } = {}) {
+  if (postgresqlUrl != null && dataDir != null) throw new FerretDBError('startFerretDB: give dataDir (SQLite) or postgresqlUrl (PostgreSQL), not both')
+  if (postgresqlUrl != null && !/^postgres(ql)?:\/\/[^/]+/.test(postgresqlUrl)) throw new FerretDBError(`startFerretDB: postgresqlUrl must be postgres://user@host:port/database, got ${postgresqlUrl}`)
   binary ??= await ensureFerretDB({ cacheDir })
   if (!isExecutableFile(binary)) throw new FerretDBError(`FerretDB binary ${binary} does not exist or is not executable; build it with ensureFerretDB().`)
   if (port != null && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw new FerretDBError(`startFerretDB: port must be an integer 0..65535, got ${port}`)
   installExitHook()
-  const ownDir = !dataDir
-  dataDir = ownDir ? mkdtempSync(join(tmpdir(), 'madsci-ferretdb-')) : resolve(dataDir)
+  const backend = postgresqlUrl ? 'postgresql' : 'sqlite'
+  const ownDir = !dataDir && !postgresqlUrl
+  dataDir = postgresqlUrl ? undefined : ownDir ? mkdtempSync(join(tmpdir(), 'madsci-ferretdb-')) : resolve(/** @type {string} */ (dataDir))
   if (ownDir) ownedDirs.add(dataDir)
 
   /** @type {import('node:child_process').ChildProcess} */
@@ -229,7 +238,7 @@ export async function startFerretDB({ binary, port, dataDir, timeoutMs = 30_000,
   const info = { port: port ?? 0, version: '', mongodbVersion: '' }
 
   const launch = async (wantPort, launchTimeoutMs) => {
-    const args = ['-listen-addr', `127.0.0.1:${wantPort}`, '-sqlite-dir', dataDir, '-log-level', logLevel]
+    const args = ['-listen-addr', `127.0.0.1:${wantPort}`, ...(postgresqlUrl ? ['-postgresql-url', postgresqlUrl] : ['-sqlite-dir', dataDir]), '-log-level', logLevel]
     if (ownDir) args.push('-cleanup-if-orphaned')
     const command = `${binary} ${args.join(' ')}`
     tail = new Tail(OUTPUT_LINES)
@@ -332,6 +341,7 @@ export async function startFerretDB({ binary, port, dataDir, timeoutMs = 30_000,
       return info.port
     },
     dataDir,
+    backend,
     get version() {
       return info.version
     },
@@ -366,7 +376,7 @@ export async function startFerretDB({ binary, port, dataDir, timeoutMs = 30_000,
           const output = err instanceof FerretDBError ? (err.output ?? '') : ''
           // A database file created just before a SIGKILL, without FerretDB's metadata table yet:
           // FerretDB refuses to start. Such a file holds nothing, so it is set aside once and we retry.
-          if (!setAside && UNFINISHED_DB_RE.test(output)) {
+          if (!setAside && dataDir && UNFINISHED_DB_RE.test(output)) {
             setAside = true
             const moved = setAsideUnfinishedDatabases(dataDir)
             if (moved.length > 0) {
@@ -466,7 +476,7 @@ async function helloAndBuildInfo(port, timeoutMs) {
  * @param {Promise<T>} promise
  * @returns {Promise<T>}
  */
-async function held(promise) {
+export async function held(promise) {
   const keepAlive = setInterval(() => {}, 1 << 30)
   try {
     return await promise

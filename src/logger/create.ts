@@ -13,6 +13,7 @@ import type { FsyncPolicy } from '../pipeline/spool.js'
 import { disableSignalHandling, type ExitParticipant, registerExitParticipant, unregisterExitParticipant } from '../pipeline/exit.js'
 import { FileStore, type FileStoreOptions } from '../stores/file.js'
 import { HttpStore, type HttpStoreOptions } from '../stores/http.js'
+import { parseEventManagerUrls } from '../stores/http-spread.js'
 import { MongoStore, type MongoStoreOptions } from '../stores/mongo.js'
 import type { Reader, Sink } from '../stores/types.js'
 import type { MadsciWarning } from '../warnings.js'
@@ -33,7 +34,8 @@ export interface MongoSinkOptions extends MongoStoreOptions {
   url: string
 }
 export interface EventManagerSinkOptions extends HttpStoreOptions {
-  url: string
+  /** One URL, several (an array, or comma-separated: `http://a:8001,b:8001`): batches spread over the healthy ones. */
+  url: string | string[]
 }
 export interface FileSinkOptions extends FileStoreOptions {
   path?: string
@@ -46,8 +48,12 @@ export interface EventLoggerOptions {
   source?: OwnershipInfo
   /** MongoDB sink (URL or options). Default `EVENT_DB_URL` / `MONGO_DB_URL` / `DB_URL` (MongoDB URLs only). */
   mongodb?: string | MongoSinkOptions
-  /** Event Manager sink. Default `EVENT_SERVER_URL` when no MongoDB is configured. */
-  eventManager?: string | EventManagerSinkOptions
+  /**
+   * Event Manager sink: a URL, several (an array or a comma-separated list; batches are spread over
+   * the healthy instances, with failover), or options. Default `EVENT_SERVER_URL` (one URL or a
+   * comma-separated list) when no MongoDB is configured.
+   */
+  eventManager?: string | string[] | EventManagerSinkOptions
   /** NDJSON file sink: `true`, a path, or options. Default: used when no other sink is configured. */
   file?: boolean | string | FileSinkOptions
   /** Sink objects of your own (in-process only). */
@@ -132,12 +138,16 @@ export function resolveSinks(options: EventLoggerOptions, env: NodeJS.ProcessEnv
   let network = false
   let mongo = options.mongodb
   let manager = options.eventManager
+  let managerOption = 'eventManager'
   if (mongo === undefined && manager === undefined && options.sinks === undefined && options.file === undefined) {
     const fromEnv = envMongoUrl(env)
     if (fromEnv) mongo = fromEnv.url
     else {
       const server = envValue(env, 'EVENT_SERVER_URL')
-      if (server) manager = server
+      if (server) {
+        manager = server
+        managerOption = 'EVENT_SERVER_URL'
+      }
     }
   }
   if (mongo !== undefined) {
@@ -160,16 +170,13 @@ export function resolveSinks(options: EventLoggerOptions, env: NodeJS.ProcessEnv
     network = true
   }
   if (manager !== undefined) {
-    const o = typeof manager === 'string' ? { url: manager } : manager
-    try {
-      const u = new URL(o?.url)
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme')
-    } catch {
-      throw new ConfigError('eventManager', `${JSON.stringify(o?.url)} is not an http(s) URL; use e.g. http://localhost:8001`)
-    }
+    const o: EventManagerSinkOptions = typeof manager === 'string' || Array.isArray(manager) ? { url: manager } : manager
+    if (typeof o?.url !== 'string' && !Array.isArray(o?.url)) throw new ConfigError(managerOption, `${JSON.stringify(o?.url)} is not an http(s) URL; use e.g. http://localhost:8001`)
+    // Checked here, so a bad entry fails at creation with the option's name.
+    const urls = parseEventManagerUrls(o.url, managerOption)
     if (o.mode !== undefined && !['auto', 'batch', 'single'].includes(o.mode)) throw new ConfigError('eventManager.mode', `${JSON.stringify(o.mode)}; use auto, batch or single`)
-    const { url, ...rest } = o
-    sinks.push(new HttpStore(url, { onWarning, token: rest.token ?? envValue(env, 'EVENT_SERVER_TOKEN'), ...rest }))
+    const { url: _url, ...rest } = o
+    sinks.push(new HttpStore(urls, { onWarning, token: rest.token ?? envValue(env, 'EVENT_SERVER_TOKEN'), ...rest }))
     network = true
   }
   const wantFile = options.file !== undefined ? options.file !== false : sinks.length === 0

@@ -3,6 +3,7 @@ import { withDefaults } from '../config/defaults.js'
 import { StoreRejectedError, StoreUnavailableError, isMadsciError } from '../errors.js'
 import { parseEvent } from '../event/validate.js'
 import type { PipelineEvent, Sink, WriteResult } from '../stores/types.js'
+import type { InstanceStats } from '../stores/instances.js'
 import { type BackoffOptions, DEFAULT_BACKOFF, retryDelay } from './backoff.js'
 import { ByteQueue } from './queue.js'
 import { eventBytes, pipelineEventJson } from './record.js'
@@ -72,6 +73,8 @@ export interface DeliveryStats {
   /** `unwritten`: events handed to the spool but not in its file yet (`spooled - unwritten` are on disk). */
   spool?: { pendingBytes: number; segments: number; torn: number; corrupt: number; unwritten: number; error?: string }
   batchLatencyMs: { last: number; p50: number; p99: number; max: number; count: number }
+  /** A sink spreading over several servers (an Event Manager sink given several URLs): per server. */
+  instances?: InstanceStats[]
 }
 
 /** Callbacks into the pipeline (events on its bus, reports as MADSci events). */
@@ -930,6 +933,8 @@ export class Delivery {
       spooling: this.#spooling,
       batchLatencyMs: this.#latency.summary(),
     }
+    const instances = this.sink.instances?.()
+    if (instances) out.instances = instances
     if (s) {
       // What earlier processes left in slots of their own counts as pending too (it is replayed).
       let pendingBytes = s.pendingBytes

@@ -8,6 +8,8 @@ import { pipelineEventJson } from '../pipeline/record.js'
 import { makeWarning, type WarningListener } from '../warnings.js'
 import { redactUrl } from '../config/env.js'
 import { validateSelector } from './selector.js'
+import { HttpSpread, parseEventManagerUrls } from './http-spread.js'
+import type { InstanceStats } from './instances.js'
 import type { GetEventsOptions, PipelineEvent, QueryOptions, Reader, Sink, StreamOptions, WriteResult } from './types.js'
 
 /**
@@ -23,6 +25,9 @@ import type { GetEventsOptions, PipelineEvent, QueryOptions, Reader, Sink, Strea
  * - Reading: `GET /event/{id}`, `GET /events`, and `POST /events/query` **with the selector as the
  *   JSON body** (MADSci's client sends it as query parameters and gets 422 — SPEC D2).
  * - The base URL works with or without a trailing slash, with or without a path (SPEC D12).
+ * - Several URLs (an array, or a comma-separated list as MongoDB lists hosts): the store spreads
+ *   batches over the healthy instances and fails over on errors (see http-spread.ts); `instances()`
+ *   gives each one's health and counts.
  */
 
 export interface HttpStoreOptions {
@@ -62,34 +67,50 @@ export class HttpStore implements Sink, Reader {
   readonly kind = 'http'
   readonly base: URL
   readonly #opts: HttpStoreResolved
-  readonly #pool: Pool
+  #poolInstance: Pool | undefined
   readonly #headers: Record<string, string>
+  /** With several URLs: one HttpStore per URL, and this store only dispatches to them. */
+  readonly #spread: HttpSpread | undefined
   #batch: boolean | undefined
   #opened: Promise<void> | undefined
   // Events already accepted within a batch being retried (the pipeline retries the same objects).
   readonly #accepted = new WeakSet<PipelineEvent>()
 
-  constructor(url: string, options: HttpStoreOptions = {}) {
-    this.base = normalizeBaseUrl(url)
+  constructor(url: string | readonly string[], options: HttpStoreOptions = {}) {
+    const urls = typeof url === 'string' && !url.includes(',') ? [url] : parseEventManagerUrls(url)
+    this.base = normalizeBaseUrl(urls[0])
     this.#opts = withDefaults<HttpStoreOptions>(HTTP_STORE_DEFAULTS, options) as HttpStoreResolved
-    this.#pool = new Pool(this.base.origin, {
-      connections: options.connections ?? this.#opts.concurrency,
-      headersTimeout: this.#opts.timeoutMs,
-      bodyTimeout: this.#opts.timeoutMs,
-      keepAliveTimeout: 30_000,
-    })
+    this.#spread = urls.length > 1 ? new HttpSpread(urls.map((u) => new HttpStore(u, options))) : undefined
     this.#headers = { 'content-type': 'application/json', accept: 'application/json', ...options.headers }
     if (options.token) this.#headers.authorization = `Bearer ${options.token}`
     if (this.#opts.mode !== 'auto') this.#batch = this.#opts.mode === 'batch'
   }
 
   get target(): string {
+    if (this.#spread) return this.#spread.target
     return redactUrl(this.base.toString())
   }
 
-  /** True when writes use the batch route (known after `open()`). */
+  /** True when writes use the batch route (known after `open()`; with several URLs, the first instance's). */
   get batchMode(): boolean | undefined {
+    if (this.#spread) return (this.#spread.members[0] as HttpStore).batchMode
     return this.#batch
+  }
+
+  /** With several URLs, each instance's health and counts; undefined for one URL. */
+  instances(): InstanceStats[] | undefined {
+    return this.#spread?.instances()
+  }
+
+  /** Created at the first request, so a store spreading over several URLs holds no pool of its own. */
+  get #pool(): Pool {
+    this.#poolInstance ??= new Pool(this.base.origin, {
+      connections: this.#opts.connections ?? this.#opts.concurrency,
+      headersTimeout: this.#opts.timeoutMs,
+      bodyTimeout: this.#opts.timeoutMs,
+      keepAliveTimeout: 30_000,
+    })
+    return this.#poolInstance
   }
 
   #path(rel: string, query?: Record<string, string | number | boolean | undefined>): string {
@@ -129,6 +150,7 @@ export class HttpStore implements Sink, Reader {
   }
 
   open(): Promise<void> {
+    if (this.#spread) return this.#spread.open()
     if (!this.#opened) {
       this.#opened = (async () => {
         if (this.#batch !== undefined) return
@@ -149,6 +171,7 @@ export class HttpStore implements Sink, Reader {
   }
 
   async write(batch: readonly PipelineEvent[], signal?: AbortSignal): Promise<WriteResult> {
+    if (this.#spread) return this.#spread.write(batch, signal)
     await this.open()
     const todo = batch.filter((e) => !this.#accepted.has(e))
     const already = batch.length - todo.length
@@ -240,6 +263,7 @@ export class HttpStore implements Sink, Reader {
   }
 
   async getEvent(id: string): Promise<Event | null> {
+    if (this.#spread) return this.#spread.getEvent(id)
     const res = await this.#request('GET', `event/${encodeURIComponent(id)}`)
     if (res.status === 404) return null
     if (res.status < 200 || res.status >= 300) {
@@ -250,6 +274,7 @@ export class HttpStore implements Sink, Reader {
   }
 
   async getEvents(options: GetEventsOptions = {}): Promise<Event[]> {
+    if (this.#spread) return this.#spread.getEvents(options)
     return this.#eventMap(
       await this.#json('GET', 'events', {
         query: {
@@ -265,6 +290,7 @@ export class HttpStore implements Sink, Reader {
   }
 
   async queryEvents(selector: Record<string, unknown>, options: QueryOptions = {}): Promise<Event[]> {
+    if (this.#spread) return this.#spread.queryEvents(selector, options)
     let list = this.#eventMap(await this.#json('POST', 'events/query', { body: JSON.stringify(validateSelector(selector)) }))
     if (options.sort) {
       const [[field, dir]] = Object.entries(options.sort)
@@ -285,6 +311,7 @@ export class HttpStore implements Sink, Reader {
    * window returning more than `batchSize × 10` events is split, keeping memory bounded.
    */
   async *streamEvents(options: StreamOptions = {}): AsyncIterable<Event> {
+    if (this.#spread) return yield* this.#spread.streamEvents(options)
     const cap = (options.batchSize ?? 1000) * 10
     const extra = options.selector ? validateSelector(options.selector) : undefined
     const build = (lo?: string, hi?: string, hiExclusive = false): Record<string, unknown> => {
@@ -316,8 +343,9 @@ export class HttpStore implements Sink, Reader {
   }
 
   async close(options: { force?: boolean } = {}): Promise<void> {
-    if (options.force) await this.#pool.destroy()
-    else await this.#pool.close()
+    if (this.#spread) return this.#spread.close(options)
+    if (options.force) await this.#poolInstance?.destroy()
+    else await this.#poolInstance?.close()
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Event } from '../event/model.js'
+import type { InstanceStats } from './instances.js'
 
 /**
  * The store interfaces. A store is a `Sink` (the pipeline writes batches to it) and a `Reader`
@@ -55,6 +56,8 @@ export interface Sink {
    * finished program is then not kept alive by a connection pool (a MongoDB client's sockets).
    */
   release?(): Promise<void>
+  /** A sink spreading over several servers: each one's health and counts (in `stats().sinks[].instances`). */
+  instances?(): InstanceStats[] | undefined
 }
 
 /** Options of `Reader.getEvents`, as MADSci's `GET /events`. */
