@@ -267,8 +267,12 @@ export class LiveHub {
   /** Send, in id order, the staged events created more than the order window before `readStart` (Infinity: all). */
   #release(readStart: number): void {
     if (this.#staged.size === 0) return
-    const bound = Number.isFinite(readStart) ? ulidLowerBound(readStart - (this.#opts.orderWindowMs ?? 0)) : undefined
-    const ready = [...this.#staged.keys()].filter((id) => bound === undefined || id < bound).sort()
+    const window = this.#opts.orderWindowMs ?? 0
+    const bound = Number.isFinite(readStart) ? ulidLowerBound(readStart - window) : undefined
+    // An id's own time decides, but no later than the window after it was read: ids are chosen by
+    // clients, and one dated in the future (7ZZZ… is year 10889) would otherwise wait forever.
+    const due = (id: string, readAt: number): boolean => bound === undefined || id < bound || readAt < readStart - window
+    const ready = [...this.#staged].filter(([id, s]) => due(id, s.readAt)).map(([id]) => id).sort()
     for (const id of ready) {
       const s = this.#staged.get(id) as { event: Event; readAt: number }
       this.#staged.delete(id)
